@@ -1,0 +1,29 @@
+"""tensorgrad: a small, fast, readable reverse-mode autograd framework on NumPy.
+
+Write a model as ordinary array expressions and get every gradient from the recorded graph::
+
+    import numpy as np, tensorgrad as tg
+    x = tg.tensor(np.random.rand(32, 784))
+    W1 = tg.randn(128, 784, requires_grad=True)
+    loss = (x @ W1.T).relu().sum()
+    loss.backward()
+    W1.grad.shape   # (128, 784), a NumPy array
+
+Arrays follow NumPy's conventions (axis=, keepdims=, broadcasting); ``tg.nn`` and ``tg.optim``
+follow PyTorch's.
+"""
+from ._version import __version__
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import (
+    Tensor, arange, eye, from_numpy, full, full_like, manual_seed, ones, ones_like, rand, rand_like,
+    randn, randn_like, tensor, zeros, zeros_like,
+)
+from .ops import concatenate, maximum, minimum, stack, where
+from .check import GradcheckResult, gradcheck
+
+__all__ = [
+    "__version__", "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
+    "ones_like", "full_like", "rand", "randn", "rand_like", "randn_like", "arange", "eye",
+    "manual_seed", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "where",
+    "maximum", "minimum", "concatenate", "stack", "gradcheck", "GradcheckResult",
+]

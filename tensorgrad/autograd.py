@@ -1,0 +1,263 @@
+"""The autograd engine: the op base class, grad mode, and the backward graph walk.
+
+Every op is a :class:`Function` subclass that shows, in one place, its ``forward`` (NumPy arrays in,
+an array out), its ``backward`` (the upstream gradient in, one gradient per input out) and its
+``formula`` (the derivative rule as a string -- the single source that the trace and the graph
+drawing print). Calling ``SomeOp.apply(*inputs)`` runs the forward and, when any input requires a
+gradient, records the op as a node of the graph.
+
+``backward_graph`` walks that graph from a root in reverse topological order, iteratively (no
+recursion: a 100,000-op chain works), and hands each node the sum of the gradients of its output.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+__all__ = [
+    "Function",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "unbroadcast",
+    "backward_graph",
+]
+
+# ----------------------------------------------------------------------------------- grad mode
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when new ops are recorded for backward (the default); False inside ``no_grad()``."""
+    return _grad_enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Context manager / decorator that turns graph recording on or off, restoring it on exit."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self.previous = True
+
+    def __enter__(self) -> "set_grad_enabled":
+        global _grad_enabled
+        self.previous, _grad_enabled = _grad_enabled, self.mode
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self.previous
+
+
+class no_grad(set_grad_enabled):
+    """``with tg.no_grad(): ...`` -- run ops without recording a graph (inference, parameter updates).
+
+    Also usable as a decorator: ``@tg.no_grad()``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Turn graph recording back on inside a ``no_grad`` block."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+# ------------------------------------------------------------------------------- broadcasting
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """Sum ``grad`` back down to an input's ``shape`` (undoing NumPy broadcasting) in its ``dtype``.
+
+    Forward broadcasting copies an input along new leading axes and along axes of length 1; each
+    copy received a gradient, so backward adds them up. Every binary op uses this one helper.
+    """
+    if grad.shape != shape:
+        extra = grad.ndim - len(shape)
+        if extra:
+            grad = grad.sum(axis=tuple(range(extra)))
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+        if stretched:
+            grad = grad.sum(axis=stretched, keepdims=True)
+    if grad.dtype != dtype:
+        # e.g. a float32 input combined with a float64 array: its gradient stays float32
+        grad = grad.astype(dtype)
+    return grad
+
+
+# ------------------------------------------------------------------------------------ the op
+class Function:
+    """Base class of every op: subclasses define ``name``, ``formula``, ``forward``, ``backward``.
+
+    ``forward(self, *arrays, **options)`` receives the inputs' ndarrays and returns the output
+    ndarray; it keeps what backward needs with ``self.save(...)`` (or plain attributes for shapes
+    and options). ``backward(self, grad)`` returns one gradient per input, each of that input's
+    shape and dtype, or ``None`` for an input that needs none (see ``self.needs_input_grad``).
+    Backward never writes into ``grad``: the engine may hand the same array to several places.
+    """
+
+    name: str = "function"
+    formula: str = ""
+
+    inputs: tuple  # the input Tensors, in order (constants included, with requires_grad False)
+    needs_input_grad: tuple[bool, ...]
+    saved: tuple | None
+    freed: bool = False
+    output_ref: Any = None  # weakref to the output Tensor (no reference cycle): names for trace/draw
+
+    def save(self, *arrays: Any) -> None:
+        """Keep arrays for backward; they are released after backward unless retain_graph=True."""
+        self.saved = arrays
+
+    def forward(self, *arrays: np.ndarray, **options: Any) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> tuple:  # pragma: no cover
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Any, **options: Any):
+        """Run the op on Tensors / arrays / numbers and return a Tensor, recording it if needed."""
+        Tensor = _tensor_module.Tensor
+        tensors = inputs
+        for x in inputs:
+            if not isinstance(x, Tensor):
+                tensors = _wrap_inputs(inputs, Tensor)
+                break
+        node = cls.__new__(cls)
+        node.saved = None
+        try:
+            out = node.forward(*[t.data for t in tensors], **options)
+        except (ValueError, TypeError, IndexError) as err:
+            if str(err).startswith(cls.name + ":"):
+                raise  # already a message of ours
+            detail = ", ".join(f"{t.shape} {t.dtype}" for t in tensors)
+            raise type(err)(f"{cls.name}: cannot apply to inputs of shapes/dtypes [{detail}]: {err}") from None
+        if _grad_enabled:
+            for t in tensors:
+                if t.requires_grad:
+                    node.inputs = tensors
+                    node.needs_input_grad = tuple(t.requires_grad for t in tensors)
+                    return Tensor._from_op(out, node)
+        return Tensor._from_op(out, None)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} backward>"
+
+
+def _wrap_inputs(inputs: tuple, Tensor: type) -> tuple:
+    """Turn op inputs that are ndarrays or Python numbers into constant Tensors (no grad).
+
+    A Python number takes the dtype NumPy gives it beside the op's array inputs, so that
+    ``x * 0.5`` stays float32 for a float32 ``x`` and float64 for a float64 ``x``.
+    """
+    like = next((x.data if isinstance(x, Tensor) else x for x in inputs
+                 if isinstance(x, (Tensor, np.ndarray))), None)
+    return tuple(x if isinstance(x, Tensor) else Tensor._constant(x, like) for x in inputs)
+
+
+# ------------------------------------------------------------------------------ the graph walk
+# A tracer (tensorgrad.trace) sets this to a callable(node, grad_out, grads_in, seconds); None = off.
+_step_observer: Callable[..., None] | None = None
+
+
+def _freed_error(node: Function) -> RuntimeError:
+    return RuntimeError(
+        f"backward: the graph through op '{node.name}' was already freed by an earlier backward(); "
+        "call backward(retain_graph=True) the first time if you need to run backward through it again"
+    )
+
+
+def _count_consumers(root: Function) -> dict[Function, int]:
+    """For every node reachable from root, how many edges lead into it from its consumers."""
+    consumers = {root: 0}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for t in node.inputs:
+            parent = t.grad_fn
+            if parent is not None:
+                if parent in consumers:
+                    consumers[parent] += 1
+                else:
+                    consumers[parent] = 1
+                    stack.append(parent)
+    return consumers
+
+
+def _accumulate_leaf(tensor, grad: np.ndarray, handed_out: set[int]) -> None:
+    """Add ``grad`` into a leaf's ``.grad``, never sharing one buffer between two leaves."""
+    if tensor.grad is None:
+        if grad.base is not None or not grad.flags.writeable or id(grad) in handed_out:
+            grad = grad.copy(order="K")  # a view, a broadcast or an array another leaf holds
+        handed_out.add(id(grad))
+        tensor.grad = grad
+    else:
+        tensor.grad = tensor.grad + grad
+
+
+def backward_graph(root, grad: np.ndarray, retain_graph: bool = False) -> None:
+    """Propagate ``grad`` (d loss / d root) from ``root`` to every leaf that requires a gradient.
+
+    Nodes are processed only once all their consumers have contributed (Kahn's algorithm on the
+    reversed graph), so each node's ``backward`` sees the full gradient of its output. The order
+    of processing is a reverse topological order of the graph.
+    """
+    handed_out: set[int] = set()
+    root_node = root.grad_fn
+    if root_node is None:  # backward on a leaf: d root / d root = grad
+        _accumulate_leaf(root, grad, handed_out)
+        return
+    consumers = _count_consumers(root_node)
+    pending = {root_node: grad}
+    ready = [root_node]
+    observer = _step_observer
+    while ready:
+        node = ready.pop()
+        grad_out = pending.pop(node, None)
+        grads_in = None
+        if grad_out is not None:
+            if node.freed:
+                raise _freed_error(node)
+            started = time.perf_counter() if observer is not None else 0.0
+            grads_in = node.backward(grad_out)
+            if observer is not None:
+                observer(node, grad_out, grads_in, time.perf_counter() - started)
+            if not retain_graph:
+                node.saved = None
+                node.freed = True
+        for position, t in enumerate(node.inputs):
+            parent = t.grad_fn
+            g = grads_in[position] if grads_in is not None else None
+            if parent is None:
+                if g is not None and t.requires_grad:
+                    _accumulate_leaf(t, g, handed_out)
+                continue
+            if g is not None:
+                if parent in pending:
+                    pending[parent] = pending[parent] + g
+                else:
+                    pending[parent] = g
+            consumers[parent] -= 1
+            if consumers[parent] == 0:
+                ready.append(parent)
+
+
+@contextlib.contextmanager
+def observe_backward(observer: Callable[..., None]) -> Iterator[None]:
+    """Call ``observer(node, grad_out, grads_in, seconds)`` after each backward step (for tracing)."""
+    global _step_observer
+    previous, _step_observer = _step_observer, observer
+    try:
+        yield
+    finally:
+        _step_observer = previous
+
+
+# Imported last: Tensor's methods use this module, and this module builds Tensors in apply().
+from . import tensor as _tensor_module  # noqa: E402

@@ -1,0 +1,577 @@
+"""The Tensor: a NumPy array, an optional gradient, and the op that produced it.
+
+``t.data`` is a plain ``numpy.ndarray`` and ``t.grad`` is an ndarray of the same shape and dtype
+(or ``None``), so students can compare gradients with their hand-derived NumPy directly. Every
+operator and method records an op from ``tensorgrad.ops``; ``t.backward()`` runs the graph walk in
+``tensorgrad.autograd``.
+"""
+from __future__ import annotations
+
+import numbers
+import weakref
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from . import autograd
+
+__all__ = [
+    "Tensor",
+    "tensor",
+    "from_numpy",
+    "zeros",
+    "ones",
+    "full",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "rand",
+    "randn",
+    "rand_like",
+    "randn_like",
+    "arange",
+    "eye",
+    "manual_seed",
+]
+
+Axis = int | tuple[int, ...] | None
+ArrayLike = Any  # Tensor, ndarray, Python number or nested list
+
+DEFAULT_DTYPE = np.dtype(np.float32)
+
+
+def _to_array(data: ArrayLike, dtype: Any = None, copy: bool = True) -> np.ndarray:
+    """Apply the dtype policy: Python numbers and lists become float32, ndarrays keep their dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)):
+        array = np.array(data, dtype=dtype, copy=copy) if (copy or dtype is not None) else data
+        return np.asarray(array)
+    array = np.array(data, dtype=dtype)
+    if dtype is None and array.dtype.kind in "iuf":
+        array = array.astype(DEFAULT_DTYPE)
+    if array.dtype == object:
+        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} (got an object array)")
+    return array
+
+
+def _check_can_require_grad(dtype: np.dtype) -> None:
+    if dtype.kind != "f":
+        raise TypeError(
+            f"tensor: requires_grad=True needs a floating-point dtype, got {dtype}: a gradient is a "
+            "rate of change, and integer/bool values cannot change by small amounts. "
+            "Convert first, e.g. tg.tensor(x.astype(np.float32), requires_grad=True)."
+        )
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it for reverse-mode autodiff.
+
+    Args:
+        data: array-like. Python numbers and lists become float32; a NumPy array keeps its dtype
+            (float64 is how gradient checks run); integer arrays stay integer.
+        requires_grad: record ops on this tensor and give it a ``.grad`` in ``backward()``.
+            Only floating-point tensors can require grad.
+        dtype: optional NumPy dtype to convert to.
+        name: optional label shown by ``repr``, ``tg.draw`` and ``tg.trace``.
+
+    Attributes:
+        data (numpy.ndarray): the values.
+        grad (numpy.ndarray | None): d(loss)/d(this tensor) after ``backward()``, same shape/dtype.
+        grad_fn: the op that produced this tensor (``None`` for a leaf).
+
+    Example:
+        >>> x = tg.tensor([[1.0, 2.0]], requires_grad=True)
+        >>> y = (x * x).sum()
+        >>> y.backward()
+        >>> x.grad
+        array([[2., 4.]], dtype=float32)
+    """
+
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "name", "__weakref__")
+    # NumPy must hand `ndarray + tensor` to Tensor.__radd__ instead of looping over elements.
+    __array_ufunc__ = None
+
+    def __init__(
+        self,
+        data: ArrayLike,
+        requires_grad: bool = False,
+        dtype: Any = None,
+        name: str | None = None,
+    ) -> None:
+        self.data = _to_array(data, dtype)
+        self.grad: np.ndarray | None = None
+        self.grad_fn: autograd.Function | None = None
+        self.name = name
+        self._requires_grad = False
+        self.requires_grad = requires_grad
+
+    # ------------------------------------------------------------------ fast internal builders
+    @classmethod
+    def _from_op(cls, data: Any, node: autograd.Function | None) -> "Tensor":
+        """Wrap an op's output array without copying (node=None: a result that needs no grad)."""
+        t = object.__new__(cls)
+        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t.grad = None
+        t.name = None
+        t.grad_fn = node
+        t._requires_grad = node is not None
+        if node is not None:
+            node.output_ref = weakref.ref(t)
+        return t
+
+    @classmethod
+    def _constant(cls, value: Any, like: np.ndarray | None = None) -> "Tensor":
+        """Wrap an op input that is not a Tensor. A Python number takes the dtype NumPy would give
+        it next to ``like`` (so ``x * 0.5`` keeps float32 and float64 alike), else float32."""
+        if isinstance(value, np.ndarray):
+            return cls._from_op(value, None)
+        if isinstance(value, numbers.Number) and not isinstance(value, np.generic):
+            dtype = np.result_type(like, value) if like is not None else None
+            if dtype is None:
+                dtype = DEFAULT_DTYPE if isinstance(value, (int, float)) else None
+            return cls._from_op(np.asarray(value, dtype=dtype), None)
+        return cls._from_op(_to_array(value, copy=False), None)
+
+    # ------------------------------------------------------------------------------ attributes
+    @property
+    def requires_grad(self) -> bool:
+        """Whether ops on this tensor are recorded and ``backward()`` fills its ``.grad``."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value:
+            _check_can_require_grad(self.data.dtype)
+        self._requires_grad = bool(value)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user (not by an op that is being recorded)."""
+        return self.grad_fn is None
+
+    @property
+    def T(self) -> "Tensor":
+        """All axes reversed, as NumPy's ``.T``."""
+        return Transpose.apply(self, axes=None)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", threshold=200)
+        extras = [] if self.dtype == DEFAULT_DTYPE else [f"dtype={self.dtype}"]
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        # lets np.asarray(t), plt.plot(t) etc. see the values (without the graph)
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()"
+            )
+        return bool(self.data)
+
+    def __hash__(self) -> int:  # comparisons are elementwise, so hash by identity (as PyTorch)
+        return id(self)
+
+    def item(self) -> float | int | bool:
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> "Tensor":
+        """A new leaf sharing the same data, cut from the graph (no grad)."""
+        return Tensor._from_op(self.data, None)
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (``.grad = None``)."""
+        self.grad = None
+
+    def backward(self, grad: ArrayLike | None = None, retain_graph: bool = False) -> None:
+        """Compute d(self)/d(leaf) for every leaf with ``requires_grad`` and add it into ``leaf.grad``.
+
+        Args:
+            grad: d(loss)/d(self). May be omitted only for a one-element tensor (a loss);
+                otherwise it must have this tensor's shape.
+            retain_graph: keep the arrays saved for backward so backward can run again through
+                the same graph. By default they are freed, and a second backward raises.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no grad_fn: none of the tensors "
+                "it was computed from has requires_grad=True (or it was computed under no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be omitted only for a one-element output (a loss), this "
+                    f"tensor has shape {self.shape}; pass backward(grad=...) of that shape"
+                )
+            grad_array = np.ones(self.shape, dtype=self.dtype)
+        else:
+            grad_array = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            if grad_array.shape != self.shape:
+                raise ValueError(
+                    f"backward: grad has shape {grad_array.shape} but the tensor has shape {self.shape}"
+                )
+        autograd.backward_graph(self, grad_array, retain_graph=retain_graph)
+
+    def astype(self, dtype: Any) -> "Tensor":
+        """A copy converted to ``dtype``; the gradient is converted back to this tensor's dtype."""
+        return Cast.apply(self, dtype=np.dtype(dtype))
+
+    # -------------------------------------------------------------------------- arithmetic
+    def __add__(self, other: ArrayLike) -> "Tensor":
+        return Add.apply(self, other)
+
+    def __radd__(self, other: ArrayLike) -> "Tensor":
+        return Add.apply(other, self)
+
+    def __sub__(self, other: ArrayLike) -> "Tensor":
+        return Sub.apply(self, other)
+
+    def __rsub__(self, other: ArrayLike) -> "Tensor":
+        return Sub.apply(other, self)
+
+    def __mul__(self, other: ArrayLike) -> "Tensor":
+        return Mul.apply(self, other)
+
+    def __rmul__(self, other: ArrayLike) -> "Tensor":
+        return Mul.apply(other, self)
+
+    def __truediv__(self, other: ArrayLike) -> "Tensor":
+        return Div.apply(self, other)
+
+    def __rtruediv__(self, other: ArrayLike) -> "Tensor":
+        return Div.apply(other, self)
+
+    def __pow__(self, exponent: ArrayLike) -> "Tensor":
+        return Pow.apply(self, exponent)
+
+    def __rpow__(self, base: ArrayLike) -> "Tensor":
+        return Pow.apply(base, self)
+
+    def __matmul__(self, other: ArrayLike) -> "Tensor":
+        return MatMul.apply(self, other)
+
+    def __rmatmul__(self, other: ArrayLike) -> "Tensor":
+        return MatMul.apply(other, self)
+
+    def __neg__(self) -> "Tensor":
+        return Neg.apply(self)
+
+    def __pos__(self) -> "Tensor":
+        return self
+
+    def __abs__(self) -> "Tensor":
+        return Abs.apply(self)
+
+    # In-place operators change .data directly, as `w -= lr * w.grad` does in PyTorch under no_grad.
+    def _in_place(self, ufunc: np.ufunc, other: ArrayLike, symbol: str) -> "Tensor":
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(
+                f"{symbol}: in-place change of a tensor that requires grad while the graph is being "
+                "recorded; wrap parameter updates in `with tg.no_grad():`, or write `x = x "
+                f"{symbol[0]} ...` to make a new tensor"
+            )
+        value = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self.data, value, out=self.data, casting="same_kind")
+        except (ValueError, TypeError) as err:
+            raise type(err)(f"{symbol}: cannot update a tensor of shape {self.shape} {self.dtype} "
+                            f"with {np.shape(value)} {np.result_type(value)}: {err}") from None
+        return self
+
+    def __iadd__(self, other: ArrayLike) -> "Tensor":
+        return self._in_place(np.add, other, "+=")
+
+    def __isub__(self, other: ArrayLike) -> "Tensor":
+        return self._in_place(np.subtract, other, "-=")
+
+    def __imul__(self, other: ArrayLike) -> "Tensor":
+        return self._in_place(np.multiply, other, "*=")
+
+    def __itruediv__(self, other: ArrayLike) -> "Tensor":
+        return self._in_place(np.true_divide, other, "/=")
+
+    # ------------------------------------------------------------- comparisons (no gradient)
+    def _compare(self, other: ArrayLike, ufunc: np.ufunc) -> "Tensor":
+        return Tensor._from_op(ufunc(self.data, other.data if isinstance(other, Tensor) else other), None)
+
+    def __lt__(self, other: ArrayLike) -> "Tensor":
+        return self._compare(other, np.less)
+
+    def __le__(self, other: ArrayLike) -> "Tensor":
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other: ArrayLike) -> "Tensor":
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other: ArrayLike) -> "Tensor":
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other: ArrayLike) -> "Tensor":  # type: ignore[override]
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other: ArrayLike) -> "Tensor":  # type: ignore[override]
+        return self._compare(other, np.not_equal)
+
+    # -------------------------------------------------------------------------- elementwise
+    def exp(self) -> "Tensor":
+        """e**x elementwise."""
+        return Exp.apply(self)
+
+    def log(self) -> "Tensor":
+        """Natural logarithm (log(0) = -inf, as in NumPy)."""
+        return Log.apply(self)
+
+    def sqrt(self) -> "Tensor":
+        return Sqrt.apply(self)
+
+    def abs(self) -> "Tensor":
+        return Abs.apply(self)
+
+    def tanh(self) -> "Tensor":
+        return Tanh.apply(self)
+
+    def sigmoid(self) -> "Tensor":
+        """1 / (1 + e**-x), computed without overflow for any x."""
+        return Sigmoid.apply(self)
+
+    def relu(self) -> "Tensor":
+        """max(x, 0)."""
+        return Relu.apply(self)
+
+    def gelu(self, approximate: str = "none") -> "Tensor":
+        """x·Φ(x) (``approximate="tanh"``: the tanh approximation), as PyTorch's GELU."""
+        return Gelu.apply(self, approximate=approximate)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> "Tensor":  # noqa: A002
+        """Limit values to [min, max]; the gradient passes only where x was inside."""
+        return Clip.apply(self, low=min, high=max)
+
+    # ---------------------------------------------------------------------------- reductions
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
+        return Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
+        return Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
+        """Largest value; tied maxima share the gradient equally."""
+        return Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
+        """Smallest value; tied minima share the gradient equally."""
+        return Min.apply(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> "Tensor":
+        """Variance (NumPy's default ddof=0: divide by N)."""
+        return Var.apply(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def argmax(self, axis: int | None = None) -> "Tensor":
+        """Index of the largest value (an integer tensor, no gradient)."""
+        return Tensor._from_op(np.argmax(self.data, axis=axis), None)
+
+    def argmin(self, axis: int | None = None) -> "Tensor":
+        return Tensor._from_op(np.argmin(self.data, axis=axis), None)
+
+    # --------------------------------------------------------------------------------- shape
+    def reshape(self, *shape: int | Sequence[int]) -> "Tensor":
+        """Same data, new shape (``t.reshape(2, -1)`` or ``t.reshape((2, -1))``)."""
+        if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
+            shape = tuple(shape[0])  # type: ignore[arg-type]
+        return Reshape.apply(self, shape=shape)
+
+    def transpose(self, *axes: int | Sequence[int]) -> "Tensor":
+        """Permute axes (no arguments: reverse them), as NumPy's ``transpose``."""
+        if len(axes) == 1 and not isinstance(axes[0], numbers.Integral):
+            axes = tuple(axes[0])  # type: ignore[arg-type]
+        return Transpose.apply(self, axes=axes or None)
+
+    def flatten(self, start: int = 0, end: int = -1) -> "Tensor":
+        """Merge axes ``start..end`` into one (default: all, giving 1-D as NumPy's ``flatten``);
+        ``x.flatten(start=1)`` turns a batch of images (N, C, H, W) into rows (N, C*H*W)."""
+        shape = self.shape
+        ndim = max(len(shape), 1)
+        first, last = start % ndim, end % ndim
+        if first > last:
+            raise ValueError(f"flatten: start axis {start} comes after end axis {end} for shape {shape}")
+        merged = int(np.prod(shape[first:last + 1], dtype=np.int64))
+        return Reshape.apply(self, shape=shape[:first] + (merged,) + shape[last + 1:])
+
+    def __getitem__(self, index: Any) -> "Tensor":
+        return GetItem.apply(self, index=index)
+
+    def __setitem__(self, index: Any, value: ArrayLike) -> None:
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(
+                "setitem: assigning into a tensor that requires grad is not recorded by autograd; "
+                "do it under tg.no_grad(), or build the values with tg.where / tg.concatenate"
+            )
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
+    # ----------------------------------------------------------------- softmax and friends
+    def softmax(self, axis: int = -1) -> "Tensor":
+        """exp(x) / sum(exp(x)) along ``axis``, computed stably (max subtracted first)."""
+        return Softmax.apply(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> "Tensor":
+        """x - log(sum(exp(x))) along ``axis``, computed stably (log-sum-exp)."""
+        return LogSoftmax.apply(self, axis=axis)
+
+    def matmul(self, other: ArrayLike) -> "Tensor":
+        return MatMul.apply(self, other)
+
+
+# ------------------------------------------------------------------------- creation helpers
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Seed the generator behind ``tg.randn`` / ``tg.rand`` (and the nn initialisers)."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+    return _rng
+
+
+def default_rng() -> np.random.Generator:
+    """The generator behind tg.randn / tg.rand (set with ``tg.manual_seed``)."""
+    return _rng
+
+
+def _shape_arg(shape: tuple) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], Iterable):
+        return tuple(int(n) for n in shape[0])
+    return tuple(int(n) for n in shape)
+
+
+def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
+    """Make a tensor from a number, list or ndarray (copied). See :class:`Tensor`."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
+    """Wrap an ndarray without copying: the tensor and the array share memory."""
+    t = Tensor._from_op(np.asarray(array), None)
+    t.requires_grad = requires_grad
+    return t
+
+
+def _make(array: np.ndarray, requires_grad: bool) -> Tensor:
+    t = Tensor._from_op(array, None)
+    t.requires_grad = requires_grad
+    return t
+
+
+def zeros(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: ``tg.zeros(2, 3)`` or ``tg.zeros((2, 3))``."""
+    return _make(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad)
+
+
+def ones(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones: ``tg.ones(2, 3)`` or ``tg.ones((2, 3))``."""
+    return _make(np.ones(_shape_arg(shape), dtype=dtype), requires_grad)
+
+
+def full(shape: int | Sequence[int], value: float, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """A tensor filled with ``value``."""
+    return _make(np.full(shape, value, dtype=dtype), requires_grad)
+
+
+def zeros_like(t: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.zeros_like(_to_array(t, copy=False), dtype=dtype), requires_grad)
+
+
+def ones_like(t: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.ones_like(_to_array(t, copy=False), dtype=dtype), requires_grad)
+
+
+def full_like(t: ArrayLike, value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.full_like(_to_array(t, copy=False), value, dtype=dtype), requires_grad)
+
+
+def randn(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False,
+          rng: np.random.Generator | None = None) -> Tensor:
+    """Standard normal samples: ``tg.randn(784, 128)``. Seed with ``tg.manual_seed`` or pass ``rng``."""
+    array = (rng or _rng).standard_normal(_shape_arg(shape), dtype=np.dtype(dtype).type)
+    return _make(array, requires_grad)
+
+
+def rand(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False,
+         rng: np.random.Generator | None = None) -> Tensor:
+    """Uniform samples in [0, 1): ``tg.rand(3, 4)``."""
+    array = (rng or _rng).random(_shape_arg(shape), dtype=np.dtype(dtype).type)
+    return _make(array, requires_grad)
+
+
+def randn_like(t: ArrayLike, requires_grad: bool = False) -> Tensor:
+    array = _to_array(t, copy=False)
+    return randn(*array.shape, dtype=array.dtype, requires_grad=requires_grad)
+
+
+def rand_like(t: ArrayLike, requires_grad: bool = False) -> Tensor:
+    array = _to_array(t, copy=False)
+    return rand(*array.shape, dtype=array.dtype, requires_grad=requires_grad)
+
+
+def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values as ``np.arange``; integer arguments give int64 (like NumPy),
+    float arguments float32."""
+    array = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    if dtype is not None:
+        array = array.astype(dtype)
+    elif array.dtype.kind == "f":
+        array = array.astype(DEFAULT_DTYPE)
+    return _make(array, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """Identity matrix."""
+    return _make(np.eye(n, m, dtype=dtype), requires_grad)
+
+
+# The ops build Tensors, so they are imported after the class exists.
+from .ops.elementwise import (  # noqa: E402
+    Abs, Add, Cast, Clip, Div, Exp, Gelu, Log, Mul, Neg, Pow, Relu, Sigmoid, Sqrt, Sub, Tanh,
+)
+from .ops.matmul import MatMul  # noqa: E402
+from .ops.reduce import Max, Mean, Min, Sum, Var  # noqa: E402
+from .ops.shape import GetItem, Reshape, Transpose  # noqa: E402
+from .ops.softmax import LogSoftmax, Softmax  # noqa: E402
