@@ -104,7 +104,8 @@ def gradcheck(
     output = fn(*args)
     if not isinstance(output, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(output).__name__}")
-    weights = np.random.default_rng(seed).standard_normal(output.shape)
+    # a scalar output is checked as it is; a larger one in a fixed random direction
+    weights = np.random.default_rng(seed).standard_normal(output.shape) if output.size > 1 else np.ones(output.shape)
 
     def objective() -> float:
         with no_grad():

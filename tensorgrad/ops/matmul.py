@@ -33,10 +33,10 @@ class MatMul(Function):
         a2 = a[np.newaxis, :] if a.ndim == 1 else a
         b2 = b[:, np.newaxis] if b.ndim == 1 else b
         g2 = g
+        if b.ndim == 1:  # first: for vector·vector, g is 0-d and gains its column axis here
+            g2 = np.expand_dims(g2, -1)
         if a.ndim == 1:
             g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
         grad_a = grad_b = None
         if need_a:
             grad_a = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape, a.dtype).reshape(a.shape)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..tensor import Tensor
 
 
 class Reshape(Function):
@@ -54,9 +55,9 @@ class GetItem(Function):
     def forward(self, a, index):
         # a Tensor used as an index (e.g. labels) means its values
         if isinstance(index, tuple):
-            index = tuple(getattr(i, "data", i) for i in index)
-        else:
-            index = getattr(index, "data", index)
+            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        elif isinstance(index, Tensor):
+            index = index.data
         self.index, self.shape, self.dtype = index, a.shape, a.dtype
         try:
             return a[index]

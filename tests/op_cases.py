@@ -1,0 +1,122 @@
+"""The table of op cases (constant arrays in it are float32, so a float32 run stays float32) shared by the gradcheck and dtype tests.
+
+Each case is (label, function of tensors, input shapes, domain). ``domain`` keeps inputs where the
+op is smooth: "any" (standard normal), "positive" (log, sqrt, fractional powers), "away" (at least
+0.1 away from 0: kinks of relu/abs, division), "distinct" (spread out, no ties for max/min).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import tensorgrad as tg
+
+BROADCAST_PAIRS = [
+    ((3, 4), (3, 4)),
+    ((3, 4), (4,)),
+    ((3, 1), (1, 4)),
+    ((2, 3, 4), (3, 1)),
+    ((), (3, 4)),
+]
+
+CASES: list[tuple[str, object, list[tuple[int, ...]], str]] = []
+
+
+def case(label, fn, shapes, domain="any"):
+    CASES.append((label, fn, shapes, domain))
+
+
+for sa, sb in BROADCAST_PAIRS:
+    case(f"add{sa}{sb}", lambda a, b: a + b, [sa, sb])
+    case(f"sub{sa}{sb}", lambda a, b: a - b, [sa, sb])
+    case(f"mul{sa}{sb}", lambda a, b: a * b, [sa, sb])
+    case(f"div{sa}{sb}", lambda a, b: a / b, [sa, sb], "away")
+    case(f"maximum{sa}{sb}", lambda a, b: tg.maximum(a, b), [sa, sb], "distinct")
+    case(f"minimum{sa}{sb}", lambda a, b: tg.minimum(a, b), [sa, sb], "distinct")
+    case(f"pow_tensor{sa}{sb}", lambda a, b: a ** b, [sa, sb], "positive")
+    case(f"where{sa}{sb}", lambda a, b: tg.where(a.data > b.data, a, b), [sa, sb], "distinct")
+
+# scalars and arrays on either side
+case("add_scalar_both_sides", lambda a: 2.0 + a + 3, [(3, 4)])
+case("rsub_scalar", lambda a: 1.5 - a, [(3, 4)])
+case("rdiv_scalar", lambda a: 2.0 / a, [(3, 4)], "away")
+case("div_scalar", lambda a: a / 4, [(3, 4)])
+case("mul_ndarray_right", lambda a: a * np.linspace(-1, 1, 4, dtype=np.float32), [(3, 4)])
+case("mul_ndarray_left", lambda a: np.linspace(-1, 1, 4, dtype=np.float32) * a, [(3, 4)])
+case("neg", lambda a: -a, [(3, 4)])
+case("pow_square", lambda a: a ** 2, [(3, 4)])
+case("pow_cube", lambda a: a ** 3, [(2, 3)])
+case("pow_half", lambda a: a ** 0.5, [(3, 4)], "positive")
+case("pow_negative", lambda a: a ** -1.5, [(3, 4)], "positive")
+case("rpow_scalar_base", lambda a: 2.0 ** a, [(3, 4)])
+
+# unary elementwise
+case("exp", lambda a: a.exp(), [(3, 4)])
+case("log", lambda a: a.log(), [(3, 4)], "positive")
+case("sqrt", lambda a: a.sqrt(), [(3, 4)], "positive")
+case("abs", lambda a: a.abs(), [(3, 4)], "away")
+case("abs_builtin", lambda a: abs(a), [(5,)], "away")
+case("tanh", lambda a: a.tanh(), [(3, 4)])
+case("sigmoid", lambda a: a.sigmoid(), [(3, 4)])
+case("relu", lambda a: a.relu(), [(3, 4)], "away")
+case("gelu", lambda a: a.gelu(), [(3, 4)])
+case("gelu_tanh", lambda a: a.gelu(approximate="tanh"), [(3, 4)])
+case("clip_both", lambda a: a.clip(-0.5, 0.5), [(4, 5)], "distinct")
+case("clip_min_only", lambda a: a.clip(min=0.0), [(4, 5)], "away")
+case("astype64", lambda a: (a.astype(np.float64) * 2).astype(a.dtype), [(3,)])
+
+# matmul: vectors, matrices, stacks, broadcast batches
+for sa, sb in [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 5)),
+               ((2, 3, 4), (2, 4, 5)), ((1, 3, 4), (2, 4, 5)), ((3, 4), (2, 4, 5)), ((2, 3, 4), (4,))]:
+    case(f"matmul{sa}{sb}", lambda a, b: a @ b, [sa, sb])
+case("matmul_ndarray_left", lambda b: np.ones((2, 3), dtype=np.float32) @ b, [(3, 4)])
+case("matmul_transposed_weight", lambda x, w: x @ w.T, [(5, 4), (3, 4)])
+
+# reductions
+for axis, keepdims in [(None, False), (None, True), (0, False), (1, True), (-1, False),
+                       ((0, 2), False), ((0, 2), True), ((-1, -2), True)]:
+    case(f"sum{axis}{keepdims}", lambda a, ax=axis, k=keepdims: a.sum(axis=ax, keepdims=k), [(2, 3, 4)])
+    case(f"mean{axis}{keepdims}", lambda a, ax=axis, k=keepdims: a.mean(axis=ax, keepdims=k), [(2, 3, 4)])
+    case(f"max{axis}{keepdims}", lambda a, ax=axis, k=keepdims: a.max(axis=ax, keepdims=k), [(2, 3, 4)], "distinct")
+    case(f"min{axis}{keepdims}", lambda a, ax=axis, k=keepdims: a.min(axis=ax, keepdims=k), [(2, 3, 4)], "distinct")
+    case(f"var{axis}{keepdims}", lambda a, ax=axis, k=keepdims: a.var(axis=ax, keepdims=k), [(2, 3, 4)])
+case("var_ddof1", lambda a: a.var(axis=0, ddof=1), [(5, 3)])
+
+# shape and indexing
+case("reshape", lambda a: a.reshape(4, -1) * np.arange(6, dtype=np.float32), [(2, 3, 4)])
+case("reshape_tuple", lambda a: a.reshape((3, 8)), [(2, 3, 4)])
+case("transpose_default", lambda a: a.transpose() * np.arange(2, dtype=np.float32), [(2, 3, 4)])
+case("transpose_axes", lambda a: a.transpose(1, 2, 0), [(2, 3, 4)])
+case("T", lambda a: a.T @ np.ones((3, 2), dtype=np.float32), [(3, 4)])
+case("flatten", lambda a: a.flatten(), [(2, 3, 4)])
+case("flatten_start1", lambda a: a.flatten(start=1), [(2, 3, 4)])
+case("getitem_slices", lambda a: a[1:, ::2], [(4, 5)])
+case("getitem_int_and_newaxis", lambda a: a[1, None, ..., 2], [(3, 4, 5)])
+case("getitem_repeated_indices", lambda a: a[np.array([0, 2, 2, 0, 2])], [(3, 4)])
+case("getitem_pick_per_row", lambda a: a[np.arange(4), np.array([1, 0, 1, 2])], [(4, 3)])
+case("getitem_bool_mask", lambda a: a[a.data > 0], [(4, 5)])
+case("concatenate_axis0", lambda a, b: tg.concatenate([a, b, a], axis=0), [(2, 3), (4, 3)])
+case("concatenate_axis1", lambda a, b: tg.concatenate([a, b], axis=1), [(2, 3), (2, 1)])
+case("stack_axis0", lambda a, b: tg.stack([a, b, b]), [(2, 3), (2, 3)])
+case("stack_axis_last", lambda a, b: tg.stack([a, b], axis=-1), [(2, 3), (2, 3)])
+
+# softmax family
+for axis in (-1, 0, 1):
+    case(f"softmax{axis}", lambda a, ax=axis: a.softmax(axis=ax), [(3, 4, 5)])
+    case(f"log_softmax{axis}", lambda a, ax=axis: a.log_softmax(axis=ax), [(3, 4, 5)])
+
+
+def make_inputs(shapes, domain, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for position, shape in enumerate(shapes):
+        x = rng.standard_normal(shape)
+        if domain == "positive":
+            x = np.abs(x) + 0.5
+        elif domain == "away":
+            x = np.sign(x) * (np.abs(x) + 0.1) + (x == 0)
+        elif domain == "distinct":
+            # spaced at least 0.02 apart, shuffled, and away from the clip bounds ±0.5 and 0
+            values = (np.arange(x.size) - x.size / 2) * 0.13 + 0.031 + 0.047 * position
+            x = rng.permutation(values).reshape(shape) if x.size else x
+        arrays.append(np.asarray(x, dtype=dtype))
+    return arrays
