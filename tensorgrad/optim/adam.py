@@ -1,0 +1,125 @@
+"""Adam and AdamW (Adam with decoupled weight decay)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .optimizer import Optimizer, Params
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    """Adam (PyTorch's ``torch.optim.Adam``), optionally with AMSGrad.
+
+    Update rule at step ``t = 1, 2, ...``, for a parameter ``p`` with gradient
+    ``g`` (``m``, ``v`` and ``v_max`` start at zero)::
+
+        g = -g                                    if maximize
+        g = g + weight_decay * p                  if weight_decay != 0 (L2 penalty)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        v_max = max(v_max, v)                     if amsgrad (and then use v_max for v below)
+        p = p - lr / (1 - beta1**t) * m / (sqrt(v / (1 - beta2**t)) + eps)
+
+    With ``decoupled_weight_decay=True`` the L2 line is replaced by AdamW's
+    ``p = p * (1 - lr * weight_decay)``; see :class:`AdamW`.
+
+    Args:
+        params: parameters to optimize, or dicts defining parameter groups.
+        lr: learning rate (default 1e-3).
+        betas: decay rates ``(beta1, beta2)`` of the gradient's running mean
+            and running mean square (default (0.9, 0.999)).
+        eps: added to the denominator for numerical stability (default 1e-8).
+        weight_decay: weight decay coefficient (default 0).
+        amsgrad: use the AMSGrad variant (default False).
+        maximize: maximize the objective instead of minimizing it.
+        decoupled_weight_decay: decay the weights directly, as AdamW does.
+    """
+
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
+                 *, maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def _validate_options(self, options: dict[str, Any]) -> None:
+        self._require(options["lr"] >= 0, "lr", options["lr"], ">= 0")
+        self._require(options["eps"] >= 0, "eps", options["eps"], ">= 0")
+        betas = options["betas"]
+        self._require(len(betas) == 2, "betas", betas, "a pair (beta1, beta2)")
+        for i, beta in enumerate(betas):
+            self._require(0 <= beta < 1, f"betas[{i}]", beta, "in [0, 1)")
+        self._require(options["weight_decay"] >= 0, "weight_decay", options["weight_decay"], ">= 0")
+
+    def _update_parameter(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any],
+                          group: dict[str, Any]) -> None:
+        lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        beta1, beta2 = (float(beta) for beta in group["betas"])
+
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(data)       # m: running mean of g
+            state["exp_avg_sq"] = np.zeros_like(data)    # v: running mean of g**2
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = np.zeros_like(data)
+        state["step"] += 1
+        step = state["step"]
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+
+        if group["maximize"]:
+            grad = -grad
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                data *= 1 - lr * weight_decay
+            else:
+                grad = grad + weight_decay * data
+
+        exp_avg *= beta1
+        exp_avg += (1 - beta1) * grad
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
+        if group["amsgrad"]:
+            second_moment = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+        else:
+            second_moment = exp_avg_sq
+
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2 = 1 - beta2 ** step
+        denominator = np.sqrt(second_moment) / math.sqrt(bias_correction2) + eps
+        data -= (lr / bias_correction1) * exp_avg / denominator
+
+
+class AdamW(Adam):
+    """AdamW: Adam with decoupled weight decay (PyTorch's ``torch.optim.AdamW``).
+
+    Update rule at step ``t = 1, 2, ...``, for a parameter ``p`` with gradient
+    ``g`` (``m``, ``v`` and ``v_max`` start at zero)::
+
+        g = -g                                    if maximize
+        p = p * (1 - lr * weight_decay)           decay the weights, not the gradient
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        v_max = max(v_max, v)                     if amsgrad (and then use v_max for v below)
+        p = p - lr / (1 - beta1**t) * m / (sqrt(v / (1 - beta2**t)) + eps)
+
+    Args:
+        params: parameters to optimize, or dicts defining parameter groups.
+        lr: learning rate (default 1e-3).
+        betas: decay rates ``(beta1, beta2)`` (default (0.9, 0.999)).
+        eps: added to the denominator for numerical stability (default 1e-8).
+        weight_decay: decoupled weight decay coefficient (default 1e-2).
+        amsgrad: use the AMSGrad variant (default False).
+        maximize: maximize the objective instead of minimizing it.
+    """
+
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
+                 *, maximize: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
+                         maximize=maximize, decoupled_weight_decay=True)
