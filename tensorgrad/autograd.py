@@ -12,6 +12,7 @@ recursion: a 100,000-op chain works), and hands each node the sum of the gradien
 from __future__ import annotations
 
 import contextlib
+import importlib
 import time
 from typing import Any, Callable, Iterator
 
@@ -259,5 +260,6 @@ def observe_backward(observer: Callable[..., None]) -> Iterator[None]:
         _step_observer = previous
 
 
-# Imported last: Tensor's methods use this module, and this module builds Tensors in apply().
-from . import tensor as _tensor_module  # noqa: E402
+# Looked up last: Tensor's methods use this module, and this module builds Tensors in apply().
+# (By module path: the package attribute `tensorgrad.tensor` is the tg.tensor() function.)
+_tensor_module = importlib.import_module(__package__ + ".tensor")

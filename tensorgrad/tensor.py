@@ -207,6 +207,12 @@ class Tensor:
             raise ValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
         return self.data.item()
 
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied)."""
         return self.data

@@ -1,0 +1,85 @@
+"""Accuracy targets: train each recipe on the full datasets and record test accuracy and time.
+
+    python benchmarks/accuracy.py --data-dir ../shared/data [--only doc004 best-mlp] [--fashion]
+
+Each run is `tensorgrad train --recipe R --dataset D --data-dir ... --out benchmarks/results/runs/R-D`;
+the results (test accuracy, validation accuracy, seconds per epoch, target, pass/fail) go to
+benchmarks/results/accuracy.json, merged with earlier runs of other recipes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "accuracy.json"
+
+# (recipe, dataset) -> (metric, target): the targets of the training issue
+TARGETS = {
+    ("doc004", "mnist"): ("test_accuracy", 0.970),
+    ("doc001", "mnist"): ("test_accuracy", 0.86),
+    ("doc002", "mnist"): ("val_accuracy", 0.79),
+    ("best-mlp", "mnist"): ("test_accuracy", 0.983),
+    ("doc003-cnn", "mnist"): ("test_accuracy", 0.992),
+    ("best-mlp", "fashion-mnist"): ("test_accuracy", 0.89),
+    ("doc003-cnn", "fashion-mnist"): ("test_accuracy", 0.92),
+    ("best-cnn", "mnist"): ("test_accuracy", 0.992),
+    ("doc000", "mnist"): ("test_accuracy", None),
+    ("doc003-binary", "mnist"): ("test_accuracy", None),
+    ("doc003-lbfgs", "mnist"): ("test_accuracy", None),
+}
+
+
+def run(recipe: str, dataset: str, data_dir: str) -> dict:
+    out = HERE / "results" / "runs" / f"{recipe}-{dataset}"
+    command = [sys.executable, "-m", "tensorgrad", "train", "--recipe", recipe, "--dataset", dataset,
+               "--data-dir", data_dir, "--out", str(out), "--no-progress", "--no-plots"]
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    wall = time.perf_counter() - started
+    metrics = json.loads((out / "metrics.json").read_text())
+    history = json.loads((out / "history.json").read_text())
+    metric, target = TARGETS.get((recipe, dataset), ("test_accuracy", None))
+    row = {
+        "recipe": recipe, "dataset": dataset,
+        "test_accuracy": metrics["test_accuracy"],
+        "val_accuracy": history["val_accuracy"][-1] if "val_accuracy" in history else None,
+        "epochs": len(history["loss"]),
+        "seconds_per_epoch": sum(history["seconds"]) / len(history["seconds"]),
+        "wall_seconds": wall,
+        "target_metric": metric, "target": target,
+    }
+    row["passed"] = None if target is None else bool(row[metric] is not None and row[metric] >= target)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--only", nargs="*", help="recipes to run (default: all with a target)")
+    parser.add_argument("--dataset", choices=("mnist", "fashion-mnist", "both"), default="both")
+    args = parser.parse_args()
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
+    for (recipe, dataset), _ in TARGETS.items():
+        if args.only and recipe not in args.only:
+            continue
+        if args.dataset != "both" and dataset != args.dataset:
+            continue
+        row = run(recipe, dataset, args.data_dir)
+        results["runs"][f"{recipe}/{dataset}"] = row
+        results["environment"] = {"python": platform.python_version(), "machine": platform.machine(),
+                                  "processor": platform.processor(), "date": time.strftime("%Y-%m-%d")}
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2))
+        verdict = {None: "(no target)", True: "PASS", False: "FAIL"}[row["passed"]]
+        print(f"{recipe:14} {dataset:14} test {row['test_accuracy']:.4f}  val {row['val_accuracy'] or 0:.4f}  "
+              f"{row['seconds_per_epoch']:.1f} s/epoch  target {row['target']}  {verdict}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""The documents' networks as ``tg.nn`` modules."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorgrad as tg
+from tensorgrad import nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU}
+INITIALISERS = {
+    "pytorch": None,                           # Linear's own default: uniform ±1/√fan_in
+    "lecun": nn.init.lecun_normal_,            # document 000: randn / √fan_in
+    "he": nn.init.he_normal_,                  # document 004: randn · √(2/fan_in)
+    "glorot": nn.init.glorot_uniform_,         # Keras' default (document 001)
+    "small": lambda w: nn.init.normal_(w, std=0.01),  # document 003: randn · 0.01
+}
+
+
+class MLP(nn.Sequential):
+    """Fully connected layers ``sizes[0] → sizes[1] → … → sizes[-1]`` with an activation between
+    them (none after the last: it outputs logits, the loss applies the softmax).
+
+    Args:
+        sizes: layer widths, e.g. (784, 128, 10).
+        activation: "relu", "sigmoid", "tanh" or "gelu".
+        init: weight initialisation, a key of ``INITIALISERS``; biases start at zero unless "pytorch".
+        dropout: dropout probability after each hidden activation (0 = none).
+    """
+
+    def __init__(self, sizes: Sequence[int], activation: str = "relu", init: str = "pytorch",
+                 dropout: float = 0.0) -> None:
+        layers: list[nn.Module] = []
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(fan_in, fan_out))
+            if i < len(sizes) - 2:
+                layers.append(ACTIVATIONS[activation]())
+                if dropout:
+                    layers.append(nn.Dropout(dropout))
+        super().__init__(*layers)
+        initialise = INITIALISERS[init]
+        if initialise is not None:
+            for layer in self:
+                if isinstance(layer, nn.Linear):
+                    initialise(layer.weight)
+                    nn.init.zeros_(layer.bias)
+
+
+class DocumentCNN(nn.Module):
+    """Document 003's Keras CNN: Conv(32, 3×3) ReLU → Conv(64, 3×3) ReLU → MaxPool 2×2 →
+    Dropout 0.25 → Flatten → Dense 128 ReLU → Dropout 0.5 → Dense 10 (logits).
+    Input (N, 1, 28, 28); 1,199,882 parameters, as the document's summary."""
+
+    def __init__(self, conv_channels: tuple[int, int] = (32, 64), hidden: int = 128, dropout: bool = True) -> None:
+        super().__init__()
+        c1, c2 = conv_channels
+        self.conv1 = nn.Conv2d(1, c1, 3)
+        self.conv2 = nn.Conv2d(c1, c2, 3)
+        self.pool = nn.MaxPool2d(2)
+        self.dropout1 = nn.Dropout(0.25 if dropout else 0.0)
+        self.flatten = nn.Flatten()
+        self.fc1 = nn.Linear(c2 * 12 * 12, hidden)
+        self.dropout2 = nn.Dropout(0.5 if dropout else 0.0)
+        self.fc2 = nn.Linear(hidden, 10)
+
+    def forward(self, x: tg.Tensor) -> tg.Tensor:
+        x = self.conv1(x).relu()
+        x = self.conv2(x).relu()
+        x = self.dropout1(self.pool(x))
+        x = self.fc1(self.flatten(x)).relu()
+        return self.fc2(self.dropout2(x))

@@ -1,0 +1,323 @@
+"""The ``tensorgrad`` command: train, evaluate and predict with the documents' recipes.
+
+    tensorgrad train --recipe doc004                    # on the embedded MNIST sample
+    tensorgrad train --recipe best-cnn --dataset mnist --data-dir ~/data
+    tensorgrad evaluate --checkpoint runs/doc004-sample/model.npz
+    tensorgrad predict --checkpoint runs/doc004-sample/model.npz --csv output.csv
+    tensorgrad recipes
+
+Errors (bad arguments, missing data, a corrupt checkpoint) print one line and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+DATASETS = ("sample", "mnist", "fashion-mnist")
+
+
+class UsageError(Exception):
+    """A problem the user can fix: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + message
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _recipes():
+    from tensorgrad.models.recipes import RECIPES
+    return RECIPES
+
+
+def _recipe(name: str):
+    recipes = _recipes()
+    if name not in recipes:
+        raise UsageError(f"unknown recipe {name!r}; choose one of: {', '.join(recipes)}")
+    return recipes[name]
+
+
+def _load_split(dataset: str, data_dir: str | None, download: bool):
+    from tensorgrad import data
+
+    if dataset == "sample":
+        return data.load_mnist_sample()
+    loader = data.load_mnist if dataset == "mnist" else data.load_fashion_mnist
+    try:
+        return loader(data_dir, download=download)
+    except (data.DatasetNotFoundError, data.DownloadError, data.IDXFormatError) as err:
+        raise UsageError(" ".join(str(err).split())) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tensorgrad", description="Train and inspect the course documents' models.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def data_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--dataset", choices=DATASETS, default="sample",
+                       help="sample: the MNIST subset shipped with tensorgrad (default)")
+        p.add_argument("--data-dir", help="folder with the IDX files (else $TENSORGRAD_DATA, ~/.cache/tensorgrad, ...)")
+        p.add_argument("--download", action="store_true", help="download the dataset if it is not found")
+
+    train = commands.add_parser("train", help="train a recipe and save the model, history and plots")
+    train.add_argument("--recipe", default="best-mlp", help="a recipe name (see `tensorgrad recipes`)")
+    data_options(train)
+    train.add_argument("--epochs", type=_positive_int, help="override the recipe's epochs")
+    train.add_argument("--batch-size", type=_positive_int, help="override the recipe's batch size")
+    train.add_argument("--lr", type=_positive_float, help="override the recipe's learning rate")
+    train.add_argument("--optimizer", help="override the recipe's optimizer (sgd, adam, adadelta, ...)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", help="output folder (default runs/RECIPE-DATASET)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--no-plots", action="store_true", help="do not draw plots")
+
+    evaluate = commands.add_parser("evaluate", help="test accuracy and classification report of a saved model")
+    evaluate.add_argument("--checkpoint", required=True)
+    data_options(evaluate)
+
+    predict = commands.add_parser("predict", help="write the predicted test labels as CSV (ImageId,Label)")
+    predict.add_argument("--checkpoint", required=True)
+    predict.add_argument("--csv", required=True, help="output CSV path")
+    data_options(predict)
+
+    commands.add_parser("recipes", help="list the recipes")
+
+    audit = commands.add_parser("audit", help="check each document's hand-derived gradients against autograd")
+    audit.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    audit.add_argument("--seed", type=int, default=0)
+
+    graph = commands.add_parser("graph", help="draw a recipe's model and loss as a graph (SVG, PNG or DOT)")
+    graph.add_argument("--recipe", default="doc004")
+    graph.add_argument("-o", "--output", required=True, help="output file: .svg, .png or .dot")
+    graph.add_argument("--collapse", action="store_true", help="fold each module into one node")
+
+    trace = commands.add_parser("trace", help="print the backward trace of one training step of a recipe")
+    trace.add_argument("--recipe", default="doc004")
+    trace.add_argument("--batch-size", type=_positive_int, default=None)
+    trace.add_argument("--markdown", action="store_true")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+# ----------------------------------------------------------------------------------- commands
+def cmd_recipes(args: argparse.Namespace) -> int:
+    for name, recipe in _recipes().items():
+        print(f"{name:14} document {recipe.document:3}  {recipe.summary}")
+        if recipe.reported:
+            print(f"{'':14} reported: {recipe.reported}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from tensorgrad import manual_seed, metrics
+    from tensorgrad.models.recipes import make_optimizer, make_scheduler, l2_penalty, prepare_data
+    from tensorgrad.train import evaluate, fit, predict
+
+    recipe = _recipe(args.recipe)
+    if args.optimizer and args.optimizer not in ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "lbfgs"):
+        raise UsageError(f"unknown optimizer {args.optimizer!r}; choose sgd, adam, adamw, rmsprop, adagrad, adadelta or lbfgs")
+    recipe = replace(recipe, epochs=args.epochs or recipe.epochs,
+                     batch_size=args.batch_size or recipe.batch_size)
+    split = _load_split(args.dataset, args.data_dir, args.download)
+    try:
+        data = prepare_data(recipe, split)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    out = Path(args.out or f"runs/{recipe.name}-{args.dataset}")
+    out.mkdir(parents=True, exist_ok=True)
+
+    manual_seed(args.seed)
+    model = recipe.build()
+    optimizer_name = args.optimizer or recipe.optimizer
+    optimizer = make_optimizer(recipe, model, lr=args.lr, name=optimizer_name)
+    scheduler = make_scheduler(recipe, optimizer)
+    print(f"recipe {recipe.name} (document {recipe.document}): {recipe.summary}")
+    print(f"data: {args.dataset}, {len(data.x_train)} training / "
+          f"{0 if data.x_val is None else len(data.x_val)} validation / {len(data.x_test)} test images; "
+          f"{model.num_parameters():,} parameters")
+    validation = (data.x_val, data.y_val) if data.x_val is not None else None
+    history = fit(model, optimizer, data.x_train, data.y_train, epochs=recipe.epochs,
+                  batch_size=recipe.batch_size, validation_data=validation, scheduler=scheduler,
+                  shuffle=recipe.shuffle, seed=args.seed, penalty=l2_penalty(recipe, model, optimizer_name),
+                  progress=not args.no_progress)
+
+    test = evaluate(model, data.x_test, data.y_test)
+    predicted = predict(model, data.x_test)
+    labels = data.y_test[:, 0].astype(np.int64) if data.y_test.ndim == 2 else data.y_test
+    report = metrics.classification_report_dict(labels, predicted)
+    _save_model(out / "model.npz", model, recipe.name, args.dataset, history.epochs)
+    (out / "history.json").write_text(history.to_json())
+    (out / "metrics.json").write_text(json.dumps({"recipe": recipe.name, "dataset": args.dataset,
+                                                  "test_loss": test["loss"], "test_accuracy": test["accuracy"],
+                                                  "report": report}, indent=2))
+    if not args.no_plots:
+        _plots(out, history, labels, predicted, data.x_test, model)
+    print(f"test accuracy {test['accuracy']:.4f}  (loss {test['loss']:.4f}, {len(data.x_test)} images)")
+    print(f"saved {out}/model.npz, history.json, metrics.json" + ("" if args.no_plots else " and plots"))
+    return 0
+
+
+def _save_model(path: Path, model: Any, recipe: str, dataset: str, epochs: int) -> None:
+    from tensorgrad.checkpoint import save_checkpoint
+
+    arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
+    save_checkpoint(path, arrays, {"recipe": recipe, "dataset": dataset, "epochs": epochs})
+
+
+def _load_model(path: str):
+    from tensorgrad.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        arrays, metadata = load_checkpoint(path)
+    except (FileNotFoundError, CheckpointError) as err:
+        raise UsageError(str(err)) from None
+    recipe = _recipe(str(metadata.get("recipe")))
+    model = recipe.build()
+    state = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise UsageError(f"{path}: {err}") from None
+    return recipe, model
+
+
+def _plots(out: Path, history: Any, labels: np.ndarray, predicted: np.ndarray, x_test: np.ndarray, model: Any) -> None:
+    try:
+        from tensorgrad import metrics, plots
+        from tensorgrad.train import predict_proba
+        plots.plot_history(history.history, path=out / "history.png")
+        plots.plot_confusion_matrix(metrics.confusion_matrix(labels, predicted), path=out / "confusion_matrix.png")
+        probabilities = predict_proba(model, x_test[:10])
+        if probabilities.shape[1] > 1:
+            plots.plot_predictions(x_test[:10].reshape(-1, 28, 28), probabilities, labels[:10], path=out / "predictions.png")
+    except ImportError as err:
+        print(f"(no plots: {err})")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from tensorgrad import metrics
+    from tensorgrad.models.recipes import prepare_data
+    from tensorgrad.train import evaluate, predict
+
+    recipe, model = _load_model(args.checkpoint)
+    data = prepare_data(recipe, _load_split(args.dataset, args.data_dir, args.download))
+    result = evaluate(model, data.x_test, data.y_test)
+    labels = data.y_test[:, 0].astype(np.int64) if data.y_test.ndim == 2 else data.y_test
+    print(metrics.classification_report(labels, predict(model, data.x_test), digits=4))
+    print(f"test accuracy {result['accuracy']:.4f}  loss {result['loss']:.4f}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from tensorgrad.checkpoint import save_predictions_csv
+    from tensorgrad.models.recipes import prepare_data
+    from tensorgrad.train import predict
+
+    recipe, model = _load_model(args.checkpoint)
+    data = prepare_data(recipe, _load_split(args.dataset, args.data_dir, args.download))
+    labels = predict(model, data.x_test)
+    save_predictions_csv(args.csv, labels)
+    print(f"wrote {len(labels)} predictions to {args.csv}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from tensorgrad.documents import audit_json, format_audit, run_audit
+
+    rows = run_audit(seed=args.seed)
+    print(audit_json(rows) if args.json else format_audit(rows))
+    return 0
+
+
+def _one_step_graph(recipe_name: str, batch_size: int | None):
+    """A recipe's model, and its loss on one batch of the embedded sample (for graph and trace)."""
+    from tensorgrad import data as datasets
+    from tensorgrad import manual_seed
+    from tensorgrad.models.recipes import prepare_data
+    from tensorgrad.train import default_loss
+
+    recipe = _recipe(recipe_name)
+    prepared = prepare_data(recipe, datasets.load_mnist_sample())
+    size = batch_size or min(recipe.batch_size or 8, 8)
+    x, y = prepared.x_train[:size], prepared.y_train[:size]
+    manual_seed(0)
+    model = recipe.build()
+    logits = model(x)
+    logits.name = "logits"
+    loss = default_loss(y)(logits, y)
+    loss.name = "loss"
+    return recipe, model, loss
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from tensorgrad.viz import draw, render
+
+    _, model, loss = _one_step_graph(args.recipe, None)
+    graph = draw(loss, params=model, collapse="module" if args.collapse else None, rankdir="TB")
+    try:
+        path = render(graph, args.output)
+    except RuntimeError as err:
+        raise UsageError(str(err)) from None
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from tensorgrad.trace import trace
+
+    recipe, model, loss = _one_step_graph(args.recipe, args.batch_size)
+    with trace(params=model) as tr:
+        loss.backward()
+    print(f"backward pass of one step of {recipe.name}: {recipe.summary}")
+    print(tr.to_markdown() if args.markdown else tr)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "recipes": cmd_recipes,
+            "audit": cmd_audit, "graph": cmd_graph, "trace": cmd_trace}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tensorgrad`` command; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as err:
+        print(f"tensorgrad: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tensorgrad: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

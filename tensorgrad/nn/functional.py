@@ -1,0 +1,148 @@
+"""Functions on tensors with PyTorch's names (``import tensorgrad.nn.functional as F``).
+
+Axis arguments accept NumPy's ``axis=`` and PyTorch's ``dim=`` alike.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ops import conv as _conv
+from ..ops import nn as _nn
+from ..ops.elementwise import Gelu, Relu, Sigmoid, Tanh
+from ..ops.softmax import LogSoftmax, Softmax
+from ..tensor import Tensor, default_rng
+
+__all__ = [
+    "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "linear", "conv2d", "max_pool2d",
+    "avg_pool2d", "dropout", "one_hot", "cross_entropy", "nll_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "mse_loss",
+]
+
+
+def _axis(axis: int | None, dim: int | None, default: int = -1) -> int:
+    if axis is not None and dim is not None and axis != dim:
+        raise ValueError(f"give axis= or dim=, not both (got axis={axis}, dim={dim})")
+    return axis if axis is not None else dim if dim is not None else default
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0)."""
+    return Relu.apply(x)
+
+
+def sigmoid(x: Any) -> Tensor:
+    """1/(1 + e^−x), stable for any x."""
+    return Sigmoid.apply(x)
+
+
+def tanh(x: Any) -> Tensor:
+    return Tanh.apply(x)
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    """x·Φ(x); ``approximate="tanh"`` for the tanh approximation."""
+    return Gelu.apply(x, approximate=approximate)
+
+
+def softmax(x: Any, axis: int | None = None, dim: int | None = None) -> Tensor:
+    """Stable softmax along ``axis`` (default the last)."""
+    return Softmax.apply(x, axis=_axis(axis, dim))
+
+
+def log_softmax(x: Any, axis: int | None = None, dim: int | None = None) -> Tensor:
+    """Stable log-softmax along ``axis`` (default the last)."""
+    return LogSoftmax.apply(x, axis=_axis(axis, dim))
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``x @ weight.T + bias`` as one op; weight is (out_features, in_features), as PyTorch."""
+    if bias is None:
+        bias = np.zeros((), dtype=weight.dtype)
+    return _nn.Linear.apply(x, weight, bias)
+
+
+conv2d = _conv.conv2d
+max_pool2d = _conv.max_pool2d
+avg_pool2d = _conv.avg_pool2d
+
+
+def dropout(x: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
+    """Inverted dropout: in training, zero each unit with probability ``p`` and scale the rest by
+    1/(1−p), so evaluation needs no rescaling; identity when not training or p = 0."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    if not training or p == 0:
+        return x if isinstance(x, Tensor) else Tensor._from_op(np.asarray(x), None)
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    generator = rng if rng is not None else default_rng()
+    keep = generator.random(data.shape, dtype=np.float32) >= p
+    scaled_mask = keep.astype(data.dtype) * (1.0 / (1.0 - p))
+    return _nn.Dropout.apply(x, scaled_mask)
+
+
+def one_hot(labels: Any, num_classes: int = -1, dtype: Any = np.float32) -> Tensor:
+    """Integer labels (N,) → (N, num_classes) one-hot rows (float32 here, so they can weight a loss).
+    ``num_classes=-1`` uses max(label) + 1."""
+    array = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got dtype {array.dtype}")
+    if num_classes < 0:
+        num_classes = int(array.max()) + 1 if array.size else 0
+    if array.size and (array.min() < 0 or array.max() >= num_classes):
+        raise ValueError(f"one_hot: labels must be in [0, {num_classes}), got {array.min()} to {array.max()}")
+    return Tensor._from_op(np.eye(num_classes, dtype=dtype)[array], None)
+
+
+def _target_array(target: Any) -> np.ndarray:
+    return target.data if isinstance(target, Tensor) else np.asarray(target)
+
+
+def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Cross-entropy of (N, C) logits against integer labels (N,) or one-hot / probability targets
+    (N, C): log-softmax and the negative log-likelihood fused in one stable op."""
+    return _nn.CrossEntropy.apply(input, _target_array(target), reduction=reduction)
+
+
+def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Negative log-likelihood of (N, C) log-probabilities at integer labels (N,)."""
+    labels = _target_array(target)
+    logp = input if isinstance(input, Tensor) else Tensor._from_op(np.asarray(input), None)
+    if logp.ndim != 2 or labels.shape != (logp.shape[0],) or labels.dtype.kind not in "iu":
+        raise ValueError(f"nll_loss: expects (N, C) log-probabilities and (N,) integer labels, got "
+                         f"input {logp.shape} and target {labels.shape} {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= logp.shape[1]):
+        raise ValueError(f"nll_loss: target labels must be in [0, {logp.shape[1]}), got {labels.min()} to {labels.max()}")
+    picked = -logp[np.arange(len(labels)), labels]
+    return _apply_reduction("nll_loss", picked, reduction)
+
+
+def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """−[t·log p + (1−t)·log(1−p)] for probabilities p (logs clamped at −100, as PyTorch)."""
+    return _nn.BinaryCrossEntropy.apply(input, _target_array(target), reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Binary cross-entropy of logits z, computed as max(z,0) − z·t + log(1 + e^−|z|): no overflow."""
+    return _nn.BinaryCrossEntropyWithLogits.apply(input, _target_array(target), reduction=reduction)
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Mean squared error (x − t)²."""
+    x = input if isinstance(input, Tensor) else Tensor._from_op(np.asarray(input), None)
+    t = _target_array(target)
+    if x.shape != t.shape:
+        raise ValueError(f"mse_loss: input shape {x.shape} and target shape {t.shape} differ")
+    diff = x - t
+    return _apply_reduction("mse_loss", diff * diff, reduction)
+
+
+def _apply_reduction(op: str, losses: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "none":
+        return losses
+    raise ValueError(f"{op}: reduction must be one of ('mean', 'sum', 'none'), got {reduction!r}")

@@ -1,0 +1,202 @@
+"""Layers, activations and losses as Modules, with PyTorch's names, arguments and defaults."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+__all__ = [
+    "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout", "ReLU", "Sigmoid", "Tanh",
+    "GELU", "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss",
+    "BCEWithLogitsLoss",
+]
+
+
+def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)  # type: ignore[return-value]
+
+
+class Linear(Module):
+    """y = x·Wᵀ + b with W of shape (out_features, in_features), as the documents' W1 (128, 784).
+
+    Initialised as PyTorch does: W and b uniform in ±1/√in_features.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = np.float32) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        init.uniform_(self.weight, -bound, bound)
+        self.bias = init.uniform_(Parameter(np.empty(out_features, dtype=dtype)), -bound, bound) if bias else None
+
+    def forward(self, x: Any) -> Any:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Conv2d(Module):
+    """2-D convolution over (N, C, H, W) images; weight (out_channels, in_channels, kh, kw).
+
+    Initialised as PyTorch does: uniform in ±1/√(in_channels·kh·kw).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0, bias: bool = True,
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
+        fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
+        bound = 1.0 / math.sqrt(fan_in)
+        self.weight = init.uniform_(Parameter(np.empty((out_channels, in_channels, *self.kernel_size), dtype=dtype)),
+                                    -bound, bound)
+        self.bias = init.uniform_(Parameter(np.empty(out_channels, dtype=dtype)), -bound, bound) if bias else None
+
+    def forward(self, x: Any) -> Any:
+        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        return text + (f", padding={self.padding}" if self.padding != (0, 0) else "") + \
+            ("" if self.bias is not None else ", bias=False")
+
+
+class MaxPool2d(Module):
+    """Maximum over each kernel_size window (stride defaults to kernel_size)."""
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+                 padding: int | tuple[int, int] = 0) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding
+
+    def forward(self, x: Any) -> Any:
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(MaxPool2d):
+    """Mean over each kernel_size window (stride defaults to kernel_size)."""
+
+    def forward(self, x: Any) -> Any:
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class Flatten(Module):
+    """Merge axes start_dim..end_dim (default: all but the batch axis)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Any) -> Any:
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """Inverted dropout: zero units with probability p in training (scaling the rest by 1/(1−p));
+    the identity in ``eval()`` mode."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: Any) -> Any:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class ReLU(Module):
+    def forward(self, x: Any) -> Any:
+        return F.relu(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x: Any) -> Any:
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x: Any) -> Any:
+        return F.tanh(x)
+
+
+class GELU(Module):
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x: Any) -> Any:
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Softmax(Module):
+    """Softmax along ``axis`` (PyTorch's ``dim`` also accepted)."""
+
+    def __init__(self, axis: int | None = None, dim: int | None = None) -> None:
+        super().__init__()
+        self.axis = F._axis(axis, dim)
+
+    def forward(self, x: Any) -> Any:
+        return F.softmax(x, axis=self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class LogSoftmax(Softmax):
+    """Log-softmax along ``axis`` (PyTorch's ``dim`` also accepted)."""
+
+    def forward(self, x: Any) -> Any:
+        return F.log_softmax(x, axis=self.axis)
+
+
+class _Loss(Module):
+    function = staticmethod(F.mse_loss)
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, input: Any, target: Any) -> Any:  # noqa: A002
+        return self.function(input, target, reduction=self.reduction)
+
+
+class CrossEntropyLoss(_Loss):
+    """Cross-entropy of logits against labels or one-hot targets (see F.cross_entropy)."""
+    function = staticmethod(F.cross_entropy)
+
+
+class NLLLoss(_Loss):
+    function = staticmethod(F.nll_loss)
+
+
+class MSELoss(_Loss):
+    function = staticmethod(F.mse_loss)
+
+
+class BCELoss(_Loss):
+    function = staticmethod(F.binary_cross_entropy)
+
+
+class BCEWithLogitsLoss(_Loss):
+    function = staticmethod(F.binary_cross_entropy_with_logits)

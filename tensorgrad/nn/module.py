@@ -1,0 +1,250 @@
+"""``Module`` and ``Parameter``: PyTorch's way of grouping tensors into layers and models.
+
+A Module registers every ``Parameter`` and sub-``Module`` assigned to it as an attribute, so
+``model.parameters()`` finds them all and ``state_dict()`` names them with dotted paths such as
+``fc1.weight`` -- the same keys PyTorch uses.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..tensor import Tensor
+
+__all__ = ["Parameter", "Module", "Sequential", "ModuleList"]
+
+
+class Parameter(Tensor):
+    """A tensor that is a learnable parameter of a Module (``requires_grad=True`` by default)."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of layers and models. Subclasses set parameters/sub-modules in ``__init__``
+    (after ``super().__init__()``) and define ``forward``; call the module to run it.
+
+    Example:
+        >>> class MLP(tg.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.fc1 = tg.nn.Linear(784, 128)
+        ...         self.fc2 = tg.nn.Linear(128, 10)
+        ...     def forward(self, x):
+        ...         return self.fc2(self.fc1(x).relu())
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning {name!r}")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------------------ traversal
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """This module and every sub-module, depth first, with dotted names ("" for this one)."""
+        stack = [(prefix, self)]
+        seen: set[int] = set()
+        while stack:  # iterative: deep models need no recursion
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{child_name}" if name else child_name, child)
+                        for child_name, child in module._modules.items()]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator["Module"]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        yield from self._modules.items()
+
+    def children(self) -> Iterator["Module"]:
+        yield from self._modules.values()
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs, each parameter once, e.g. ("fc1.weight", W)."""
+        seen: set[int] = set()
+        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for module_name, module in modules:
+            for name, param in module._parameters.items():
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    yield (f"{module_name}.{name}" if module_name else name), param
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter once (what an optimizer takes)."""
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def num_parameters(self) -> int:
+        """How many numbers the model learns (Keras' "Total params")."""
+        return sum(p.size for p in self.parameters())
+
+    # ------------------------------------------------------------------------------ modes
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (dropout active); ``train(False)`` is ``eval()``."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode: dropout becomes the identity."""
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (None, or zeros with ``set_to_none=False``)."""
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.fill(0)
+
+    def to(self, dtype: Any) -> "Module":
+        """Convert every parameter to ``dtype`` in place (e.g. np.float64 for a gradient check)."""
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None
+        return self
+
+    # ------------------------------------------------------------------------------ state
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Copies of every parameter's array under its dotted name (PyTorch's keys)."""
+        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> "Module":
+        """Copy arrays into the parameters (in place: optimizers keep working).
+
+        Raises:
+            RuntimeError: listing every missing key, unexpected key (when ``strict``) and
+                shape mismatch at once.
+        """
+        own = dict(self.named_parameters())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        wrong_shape = [f"{k}: checkpoint {np.shape(_array(state_dict[k]))} vs model {own[k].shape}"
+                       for k in own if k in state_dict and np.shape(_array(state_dict[k])) != own[k].shape]
+        problems = []
+        if strict and missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        if wrong_shape:
+            problems.append("shape mismatch: " + "; ".join(wrong_shape))
+        if problems:
+            raise RuntimeError(f"load_state_dict for {type(self).__name__}: " + " | ".join(problems))
+        for name, param in own.items():
+            if name in state_dict:
+                np.copyto(param.data, _array(state_dict[name]), casting="same_kind")
+        return self
+
+    # ------------------------------------------------------------------------------ repr
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's repr (its settings)."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, child in self._modules.items():
+            child_text = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child_text}")
+        if not lines:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+
+def _array(value: Any) -> np.ndarray:
+    return value.data if isinstance(value, Tensor) else np.asarray(value)
+
+
+class Sequential(Module):
+    """Modules applied one after the other: ``Sequential(Linear(784, 128), ReLU(), Linear(128, 10))``.
+
+    Sub-modules are named "0", "1", ... (state_dict keys "0.weight", ...), or by an OrderedDict.
+    """
+
+    def __init__(self, *modules: Module | "OrderedDict[str, Module]") -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                setattr(self, name, module)
+        else:
+            for index, module in enumerate(modules):
+                if not isinstance(module, Module):
+                    raise TypeError(f"Sequential: argument {index} is a {type(module).__name__}, not a Module")
+                setattr(self, str(index), module)
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> "Sequential":
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (for models built in a loop)."""
+
+    def __init__(self, modules: list[Module] | None = None) -> None:
+        super().__init__()
+        for module in modules or []:
+            self.append(module)
+
+    def append(self, module: Module) -> "ModuleList":
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())

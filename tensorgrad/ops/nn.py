@@ -1,0 +1,168 @@
+"""Fused neural-network ops: one node each for a layer or a loss whose backward is simpler and
+faster as a whole than as a chain of small ops (and numerically stable by construction).
+
+The same models can still be written op by op (``x @ W.T + b``, ``.log_softmax()``); these are what
+``tensorgrad.nn`` uses.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(op: str, reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(op: str, per_sample: np.ndarray, reduction: str) -> np.ndarray:
+    """Apply the loss reduction; backward scales by the matching factor (see ``_reduction_scale``)."""
+    if reduction == "mean":
+        return per_sample.mean()
+    if reduction == "sum":
+        return per_sample.sum()
+    return per_sample
+
+
+def _upstream(g: np.ndarray, reduction: str, count: int) -> np.ndarray:
+    """The gradient reaching each sample's loss: g/N for mean, g for sum, g[i] for none."""
+    if reduction == "mean":
+        return g * (1.0 / count)
+    return g
+
+
+class Linear(Function):
+    name = "linear"
+    formula = "∂x = g·W,  ∂W = gᵀ·x,  ∂b = Σₙ g   (y = x·Wᵀ + b)"
+
+    def forward(self, x, weight, bias):
+        if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+                             f"(expects (..., {weight.shape[1] if weight.ndim == 2 else '?'}))")
+        if bias.shape not in ((weight.shape[0],), ()):
+            raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
+        self.save(x, weight)
+        self.bias_shape = bias.shape
+        y = x @ weight.T
+        y += bias  # in place: one pass fewer over the output
+        return y
+
+    def backward(self, g):
+        x, weight = self.saved
+        need_x, need_w, need_b = self.needs_input_grad
+        x2 = x.reshape(-1, x.shape[-1])
+        g2 = g.reshape(-1, g.shape[-1])
+        grad_x = (g2 @ weight).reshape(x.shape) if need_x else None
+        grad_w = grad_b = None
+        if need_w:
+            # one sample: an outer product (a matmul with inner size 1 is several times slower in NumPy)
+            grad_w = np.multiply.outer(g2[0], x2[0]) if len(x2) == 1 else g2.T @ x2
+        if need_b:
+            grad_b = g2.sum(axis=0) if self.bias_shape else g2.sum()
+        return grad_x, grad_w, grad_b
+
+
+class CrossEntropy(Function):
+    name = "cross_entropy"
+    formula = "∂z = (softmax(z) − t)·g/N   (t the one-hot or probability target; N for mean)"
+
+    def forward(self, logits, target, reduction="mean"):
+        _check_reduction(self.name, reduction)
+        if logits.ndim != 2:
+            raise ValueError(f"cross_entropy: input must be (N, C) logits, got shape {logits.shape}")
+        n, classes = logits.shape
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # log-sum-exp
+        logp = shifted - log_norm
+        if target.ndim == 1 and target.dtype.kind in "iu":  # class labels
+            if target.shape[0] != n:
+                raise ValueError(f"cross_entropy: input has {n} samples (shape {logits.shape}) "
+                                 f"but target has shape {target.shape}")
+            if n and (target.min() < 0 or target.max() >= classes):
+                raise ValueError(f"cross_entropy: target labels must be in [0, {classes}) for input of shape "
+                                 f"{logits.shape}, got labels from {target.min()} to {target.max()}")
+            per_sample = -logp[np.arange(n), target]
+        elif target.shape == logits.shape and target.dtype.kind == "f":  # one-hot / probabilities
+            per_sample = -(target * logp).sum(axis=1)
+        else:
+            raise ValueError(f"cross_entropy: target must be class labels of shape ({n},) (integers) or "
+                             f"probabilities of shape {logits.shape} (floats), got shape {target.shape} "
+                             f"dtype {target.dtype}")
+        self.save(logp, target)
+        self.reduction = reduction
+        return _reduce(self.name, per_sample, reduction).astype(logits.dtype, copy=False)
+
+    def backward(self, g):
+        logp, target = self.saved
+        grad = np.exp(logp)  # softmax
+        if target.ndim == 1:
+            grad[np.arange(len(target)), target] -= 1
+        else:
+            grad -= target
+        upstream = _upstream(g, self.reduction, len(logp))
+        grad *= upstream[:, None] if upstream.ndim else upstream
+        return grad, None
+
+
+class BinaryCrossEntropy(Function):
+    name = "binary_cross_entropy"
+    formula = "∂p = g·(p − t)/(p·(1 − p))/N   (logs clamped at −100, as PyTorch)"
+
+    def forward(self, p, target, reduction="mean"):
+        _check_reduction(self.name, reduction)
+        if p.shape != target.shape:
+            raise ValueError(f"binary_cross_entropy: input shape {p.shape} and target shape {target.shape} differ")
+        if p.size and (p.min() < 0 or p.max() > 1):
+            raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values from "
+                             f"{p.min()} to {p.max()} (for logits use binary_cross_entropy_with_logits)")
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(p), -100)
+            log_1mp = np.maximum(np.log1p(-p), -100)
+        per_sample = -(target * log_p + (1 - target) * log_1mp)
+        self.save(p, target)
+        self.reduction = reduction
+        return _reduce(self.name, per_sample, reduction).astype(p.dtype, copy=False)
+
+    def backward(self, g):
+        p, target = self.saved
+        upstream = _upstream(g, self.reduction, p.size)
+        grad = (p - target) / np.maximum(p * (1 - p), 1e-12) * upstream
+        return grad.astype(p.dtype, copy=False), None
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    name = "binary_cross_entropy_with_logits"
+    formula = "∂z = g·(σ(z) − t)/N"
+
+    def forward(self, z, target, reduction="mean"):
+        _check_reduction(self.name, reduction)
+        if z.shape != target.shape:
+            raise ValueError(f"binary_cross_entropy_with_logits: input shape {z.shape} and target shape "
+                             f"{target.shape} differ")
+        # log(1 + e^−|z|) never overflows: the stable form of −t·log σ(z) − (1−t)·log(1−σ(z))
+        per_sample = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
+        self.save(z, target)
+        self.reduction = reduction
+        return _reduce(self.name, per_sample, reduction).astype(z.dtype, copy=False)
+
+    def backward(self, g):
+        z, target = self.saved
+        sigmoid = 0.5 * (1 + np.tanh(0.5 * z))
+        upstream = _upstream(g, self.reduction, z.size)
+        return ((sigmoid - target) * upstream).astype(z.dtype, copy=False), None
+
+
+class Dropout(Function):
+    name = "dropout"
+    formula = "∂x = g·mask/(1 − p)   (mask: the units kept in forward)"
+
+    def forward(self, x, scaled_mask):
+        self.save(scaled_mask)
+        return x * scaled_mask
+
+    def backward(self, g):
+        (scaled_mask,) = self.saved
+        return g * scaled_mask, None

@@ -1,0 +1,118 @@
+"""The `tensorgrad` command: train / evaluate / predict on the embedded sample, and clear errors."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tensorgrad.checkpoint import load_checkpoint
+from tensorgrad.cli import main
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_recipes_lists_every_document(capsys):
+    status, out, _ = run(capsys, "recipes")
+    assert status == 0
+    for name in ("doc000", "doc001", "doc002", "doc003-binary", "doc003-lbfgs", "doc003-cnn", "doc004",
+                 "best-mlp", "best-cnn"):
+        assert name in out
+
+
+def test_train_evaluate_predict_round_trip(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    status, out, _ = run(capsys, "train", "--recipe", "best-mlp", "--epochs", "1", "--no-progress",
+                         "--out", str(out_dir), "--seed", "3")
+    assert status == 0
+    assert "test accuracy" in out
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.85  # one epoch on the 10,000-image sample
+    history = json.loads((out_dir / "history.json").read_text())
+    assert len(history["loss"]) == 1 and "val_accuracy" in history
+    arrays, meta = load_checkpoint(out_dir / "model.npz")
+    assert meta["recipe"] == "best-mlp" and "model.0.weight" in arrays
+    for plot in ("history.png", "confusion_matrix.png", "predictions.png"):
+        assert (out_dir / plot).stat().st_size > 1000
+
+    status, out, _ = run(capsys, "evaluate", "--checkpoint", str(out_dir / "model.npz"))
+    assert status == 0 and f"test accuracy {metrics['test_accuracy']:.4f}" in out
+    assert "macro avg" in out
+
+    csv_path = tmp_path / "output.csv"
+    status, out, _ = run(capsys, "predict", "--checkpoint", str(out_dir / "model.npz"), "--csv", str(csv_path))
+    assert status == 0
+    rows = list(csv.reader(csv_path.open()))
+    assert rows[0] == ["ImageId", "Label"] and rows[1][0] == "1" and len(rows) == 2001
+    assert all(0 <= int(label) <= 9 for _, label in rows[1:])
+
+
+def test_binary_recipe_trains_full_batch(tmp_path, capsys):
+    status, out, _ = run(capsys, "train", "--recipe", "doc003-binary", "--no-progress", "--no-plots",
+                         "--out", str(tmp_path))
+    assert status == 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] > 0.95
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--recipe", "nope"], "unknown recipe 'nope'; choose one of: doc000"),
+    (["train", "--epochs", "0"], "argument --epochs: must be positive, got 0"),
+    (["train", "--epochs", "many"], "argument --epochs: 'many' is not a whole number"),
+    (["train", "--lr", "-1"], "argument --lr: must be positive"),
+    (["train", "--optimizer", "magic"], "unknown optimizer 'magic'"),
+    (["train", "--dataset", "cifar"], "argument --dataset: invalid choice: 'cifar'"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["evaluate", "--checkpoint", "/no/such/file.npz"], "/no/such/file.npz"),
+    ([], "the following arguments are required: command"),
+])
+def test_bad_arguments_give_one_line_and_status_2(capsys, argv, message):
+    status, out, err = run(capsys, *argv)
+    assert status == 2
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_dataset_gives_one_line_saying_where_it_looked(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TENSORGRAD_DATA", str(tmp_path / "env"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", str(tmp_path / "nowhere"))
+    assert status == 2 and err.count("\n") == 1
+    assert str(tmp_path / "nowhere") in err and "download" in err
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "model.npz"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    status, _, err = run(capsys, "evaluate", "--checkpoint", str(bad))
+    assert status == 2 and str(bad) in err and err.count("\n") == 1
+
+
+def test_python_dash_m_runs_the_same_command():
+    result = subprocess.run([sys.executable, "-m", "tensorgrad", "recipes"], capture_output=True, text=True)
+    assert result.returncode == 0 and "doc004" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "tensorgrad", "train", "--recipe", "x"], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith("tensorgrad: error: unknown recipe")
+
+
+def test_audit_json_rows(capsys):
+    status, out, _ = run(capsys, "audit", "--json")
+    assert status == 0
+    rows = json.loads(out)
+    assert {tuple(sorted(r)) for r in rows} == {("diagnosis", "document", "max_rel_err", "parameter", "status")}
+    doc002 = {r["parameter"]: r for r in rows if r["document"] == "doc002"}
+    assert doc002["W1"]["status"] == "mismatch" and "x64" in doc002["W1"]["diagnosis"]
+
+
+def test_graph_and_trace_commands(tmp_path, capsys):
+    status, out, _ = run(capsys, "graph", "--recipe", "doc003-cnn", "-o", str(tmp_path / "cnn.svg"), "--collapse")
+    assert status == 0 and "<svg" in (tmp_path / "cnn.svg").read_text()
+    status, out, _ = run(capsys, "trace", "--recipe", "doc004")
+    assert status == 0
+    assert "cross_entropy" in out and "∂z = (softmax(z) − t)" in out and "4 backward steps" in out
