@@ -77,11 +77,12 @@ register(Recipe(
     name="doc002", document="002",
     summary="first 1,000 images split 900/100, 784-200-10 ReLU, SGD lr 1e-3, batch 64",
     build=lambda: MLP((784, 200, 10), "relu", init="he"),
-    epochs=200, batch_size=64, optimizer="sgd", lr=1e-3, first_n=1000, val_size=100, val_from_end=True,
+    epochs=800, batch_size=64, optimizer="sgd", lr=1e-3, first_n=1000, val_size=100, val_from_end=True,
     reported="accuracy 0.79 on its 100 held-out images",
     notes="The document's backward divides dw2/db2 by the batch size but not dw1/db1, so its first layer "
           "learned 64× faster than lr says (`tensorgrad audit` shows it). With correct gradients at "
-          "lr 1e-3 more epochs are needed; the document does not say how many it ran.",
+          "lr 1e-3 more epochs are needed; the document does not say how many it ran. Measured on its "
+          "100 held-out images (seeds 0/1/2): 200 epochs 0.74-0.77, 400: 0.82-0.86, 800: 0.87-0.91.",
 ))
 register(Recipe(
     name="doc003-binary", document="003",
@@ -123,14 +124,14 @@ register(Recipe(
     name="best-mlp", document="-",
     summary="784-1024-512-10 ReLU with dropout 0.2, Adam lr 1e-3 with StepLR, batch 128",
     build=lambda: MLP((784, 1024, 512, 10), "relu", dropout=0.2),
-    epochs=20, batch_size=128, optimizer="adam", lr=1e-3, val_size=5000,
+    epochs=20, batch_size=128, optimizer="adam", lr=1e-3, val_size=1 / 12,
     scheduler=("step", {"step_size": 5, "gamma": 0.5}),
 ))
 register(Recipe(
     name="best-cnn", document="-",
     summary="document 003's CNN trained with Adam lr 1e-3 and StepLR 0.7, batch 128",
     build=lambda: DocumentCNN(), images=True,
-    epochs=12, batch_size=128, optimizer="adam", lr=1e-3, val_size=5000,
+    epochs=12, batch_size=128, optimizer="adam", lr=1e-3, val_size=1 / 12,
     scheduler=("step", {"step_size": 1, "gamma": 0.7}),
 ))
 

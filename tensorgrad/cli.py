@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--download", action="store_true", help="download the dataset if it is not found")
 
     train = commands.add_parser("train", help="train a recipe and save the model, history and plots")
-    train.add_argument("--recipe", default="best-mlp", help="a recipe name (see `tensorgrad recipes`)")
+    train.add_argument("--recipe", default="doc004", help="a recipe name (see `tensorgrad recipes`; default doc004)")
     data_options(train)
     train.add_argument("--epochs", type=_positive_int, help="override the recipe's epochs")
     train.add_argument("--batch-size", type=_positive_int, help="override the recipe's batch size")
