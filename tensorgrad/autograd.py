@@ -26,6 +26,7 @@ __all__ = [
     "is_grad_enabled",
     "unbroadcast",
     "backward_graph",
+    "detect_anomaly",
 ]
 
 # ----------------------------------------------------------------------------------- grad mode
@@ -109,6 +110,8 @@ class Function:
     needs_input_grad: tuple[bool, ...]
     saved: tuple | None
     freed: bool = False
+    saved_versions: tuple = ()  # (tensor, version) for each tensor whose array the op saved
+    created_at: str = ""  # the user's line that made this op's output (anomaly mode only)
     output_ref: Any = None  # weakref to the output Tensor (no reference cycle): names for trace/draw
 
     def save(self, *arrays: Any) -> None:
@@ -139,12 +142,19 @@ class Function:
                 raise  # already a message of ours
             detail = ", ".join(f"{t.shape} {t.dtype}" for t in tensors)
             raise type(err)(f"{cls.name}: cannot apply to inputs of shapes/dtypes [{detail}]: {err}") from None
+        if _anomaly_mode:
+            _check_finite(node, "forward output", out)
         if _grad_enabled:
             for t in tensors:
                 if t.requires_grad:
                     node.inputs = tensors
                     node.needs_input_grad = tuple(t.requires_grad for t in tensors)
-                    return Tensor._from_op(out, node)
+                    result = Tensor._from_op(out, node)
+                    if node.saved:
+                        node.saved_versions = _saved_versions(node.saved, tensors, result)
+                    if _anomaly_mode:
+                        node.created_at = _user_line()
+                    return result
         return Tensor._from_op(out, None)
 
     def __repr__(self) -> str:
@@ -160,6 +170,68 @@ def _wrap_inputs(inputs: tuple, Tensor: type) -> tuple:
     like = next((x.data if isinstance(x, Tensor) else x for x in inputs
                  if isinstance(x, (Tensor, np.ndarray))), None)
     return tuple(x if isinstance(x, Tensor) else Tensor._constant(x, like) for x in inputs)
+
+
+def _saved_versions(saved: tuple, inputs: tuple, output) -> tuple:
+    """The tensors whose very arrays ``saved`` holds, with their current versions."""
+    tensors = inputs + (output,)
+    return tuple((t, t._version) for t in tensors if any(s is t.data for s in saved))
+
+
+def _check_versions(node: Function) -> None:
+    for tensor, version in node.saved_versions:
+        if tensor._version != version:
+            name = f" '{tensor.name}'" if tensor.name else ""
+            raise RuntimeError(
+                f"backward: a tensor{name} of shape {tensor.shape} that op '{node.name}' saved for backward "
+                f"was changed in place afterwards (version {version} -> {tensor._version}), so its "
+                "gradient would be wrong. Run backward() before updating it (e.g. before optimizer.step()), "
+                "or make a new tensor (x = x + 1) instead of changing it in place (x += 1)")
+
+
+# ------------------------------------------------------------------------------ anomaly mode
+_anomaly_mode = False
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """Turn the first NaN or Inf in forward or backward into an error naming the op and the line
+    of your code that created the tensor. Slower: use it to find where a NaN comes from.
+
+        with tg.detect_anomaly():
+            loss = model(x) ...
+            loss.backward()
+    """
+
+    def __enter__(self) -> "detect_anomaly":
+        global _anomaly_mode
+        self.previous, _anomaly_mode = _anomaly_mode, True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _anomaly_mode
+        _anomaly_mode = self.previous
+
+
+def _user_line() -> str:
+    """'file:line: code' of the innermost frame outside tensorgrad (where the user made the op)."""
+    import os
+    import traceback
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    for frame in reversed(traceback.extract_stack()[:-1]):
+        if not os.path.abspath(frame.filename).startswith(package + os.sep):
+            return f"{frame.filename}:{frame.lineno}: {(frame.line or '').strip()}"
+    return "(inside tensorgrad)"
+
+
+def _check_finite(node: Function, what: str, array: Any) -> None:
+    if array is None or not isinstance(array, np.ndarray) or array.dtype.kind not in "fc":
+        return
+    if not np.isfinite(array).all():
+        bad = "NaN" if np.isnan(array).any() else "Inf"
+        where = node.created_at or _user_line()
+        raise FloatingPointError(f"detect_anomaly: op '{node.name}' produced {bad} in its {what} "
+                                 f"(shape {array.shape}); the tensor was created at {where}")
 
 
 # ------------------------------------------------------------------------------ the graph walk
@@ -225,12 +297,18 @@ def backward_graph(root, grad: np.ndarray, retain_graph: bool = False) -> None:
         if grad_out is not None:
             if node.freed:
                 raise _freed_error(node)
+            if node.saved_versions:
+                _check_versions(node)
             started = time.perf_counter() if observer is not None else 0.0
             grads_in = node.backward(grad_out)
+            if _anomaly_mode:
+                for g in grads_in:
+                    _check_finite(node, "gradient (backward)", g)
             if observer is not None:
                 observer(node, grad_out, grads_in, time.perf_counter() - started)
             if not retain_graph:
                 node.saved = None
+                node.saved_versions = ()
                 node.freed = True
         for position, t in enumerate(node.inputs):
             parent = t.grad_fn

@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", help="override the recipe's optimizer (sgd, adam, adadelta, ...)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="output folder (default runs/RECIPE-DATASET)")
+    train.add_argument("--resume", help="continue from a model.npz written by an earlier (interrupted) run")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--no-plots", action="store_true", help="do not draw plots")
 
@@ -137,7 +138,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from tensorgrad import manual_seed, metrics
     from tensorgrad.models.recipes import make_optimizer, make_scheduler, l2_penalty, prepare_data
-    from tensorgrad.train import evaluate, fit, predict
+    from tensorgrad.checkpoint import CheckpointError
+    from tensorgrad.train import History, evaluate, fit, load_training_state, predict, save_training_state
 
     recipe = _recipe(args.recipe)
     if args.optimizer and args.optimizer not in ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "lbfgs"):
@@ -162,16 +164,27 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{0 if data.x_val is None else len(data.x_val)} validation / {len(data.x_test)} test images; "
           f"{model.num_parameters():,} parameters")
     validation = (data.x_val, data.y_val) if data.x_val is not None else None
+    start_epoch, history = 0, History()
+    if args.resume:
+        try:
+            start_epoch, history, _ = load_training_state(args.resume, model, optimizer, scheduler)
+        except (FileNotFoundError, CheckpointError, RuntimeError, ValueError) as err:
+            raise UsageError(f"--resume: {err}") from None
+        print(f"resuming after epoch {start_epoch} from {args.resume}")
+    meta = {"recipe": recipe.name, "dataset": args.dataset, "seed": args.seed}
+
+    def save(epoch: int, history: Any) -> None:  # after every epoch: an interrupted run loses at most one
+        save_training_state(out / "model.npz", model, optimizer, scheduler, epoch, history, meta)
+
     history = fit(model, optimizer, data.x_train, data.y_train, epochs=recipe.epochs,
                   batch_size=recipe.batch_size, validation_data=validation, scheduler=scheduler,
                   shuffle=recipe.shuffle, seed=args.seed, penalty=l2_penalty(recipe, model, optimizer_name),
-                  progress=not args.no_progress)
+                  progress=not args.no_progress, on_epoch_end=save, start_epoch=start_epoch, history=history)
 
     test = evaluate(model, data.x_test, data.y_test)
     predicted = predict(model, data.x_test)
     labels = data.y_test[:, 0].astype(np.int64) if data.y_test.ndim == 2 else data.y_test
     report = metrics.classification_report_dict(labels, predicted)
-    _save_model(out / "model.npz", model, recipe.name, args.dataset, history.epochs)
     (out / "history.json").write_text(history.to_json())
     (out / "metrics.json").write_text(json.dumps({"recipe": recipe.name, "dataset": args.dataset,
                                                   "test_loss": test["loss"], "test_accuracy": test["accuracy"],
@@ -181,13 +194,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"test accuracy {test['accuracy']:.4f}  (loss {test['loss']:.4f}, {len(data.x_test)} images)")
     print(f"saved {out}/model.npz, history.json, metrics.json" + ("" if args.no_plots else " and plots"))
     return 0
-
-
-def _save_model(path: Path, model: Any, recipe: str, dataset: str, epochs: int) -> None:
-    from tensorgrad.checkpoint import save_checkpoint
-
-    arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
-    save_checkpoint(path, arrays, {"recipe": recipe, "dataset": dataset, "epochs": epochs})
 
 
 def _load_model(path: str):

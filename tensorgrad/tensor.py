@@ -88,7 +88,9 @@ class Tensor:
         array([[2., 4.]], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "name", "__weakref__")
+    # _version counts in-place changes made through tensorgrad (+=, setitem, optimizers, init), so
+    # backward can refuse to use an array that changed after an op saved it (as PyTorch does).
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "name", "_version", "__weakref__")
     # NumPy must hand `ndarray + tensor` to Tensor.__radd__ instead of looping over elements.
     __array_ufunc__ = None
 
@@ -103,6 +105,7 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self.grad_fn: autograd.Function | None = None
         self.name = name
+        self._version = 0
         self._requires_grad = False
         self.requires_grad = requires_grad
 
@@ -114,6 +117,7 @@ class Tensor:
         t.data = data if type(data) is np.ndarray else np.asarray(data)
         t.grad = None
         t.name = None
+        t._version = 0
         t.grad_fn = node
         t._requires_grad = node is not None
         if node is not None:
@@ -321,6 +325,7 @@ class Tensor:
         except (ValueError, TypeError) as err:
             raise type(err)(f"{symbol}: cannot update a tensor of shape {self.shape} {self.dtype} "
                             f"with {np.shape(value)} {np.result_type(value)}: {err}") from None
+        self._version += 1
         return self
 
     def __iadd__(self, other: ArrayLike) -> "Tensor":
@@ -451,6 +456,7 @@ class Tensor:
                 "do it under tg.no_grad(), or build the values with tg.where / tg.concatenate"
             )
         self.data[index] = value.data if isinstance(value, Tensor) else value
+        self._version += 1
 
     # ----------------------------------------------------------------- softmax and friends
     def softmax(self, axis: int = -1) -> "Tensor":
@@ -469,8 +475,15 @@ class Tensor:
 _rng = np.random.default_rng()
 
 
-def manual_seed(seed: int) -> np.random.Generator:
-    """Seed the generator behind ``tg.randn`` / ``tg.rand`` (and the nn initialisers)."""
+def mark_changed(tensor: Any) -> None:
+    """Record that ``tensor.data`` was changed in place (optimizers, initialisers call this)."""
+    if isinstance(tensor, Tensor):
+        tensor._version += 1
+
+
+def manual_seed(seed: int | Sequence[int]) -> np.random.Generator:
+    """Seed the generator behind ``tg.randn`` / ``tg.rand``, the nn initialisers and dropout
+    (an int, or a sequence of ints such as (seed, epoch))."""
     global _rng
     _rng = np.random.default_rng(seed)
     return _rng

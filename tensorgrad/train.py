@@ -20,7 +20,8 @@ from .nn.module import Module
 from .optim import LBFGS, Optimizer
 from .tensor import Tensor, manual_seed
 
-__all__ = ["History", "fit", "evaluate", "predict_proba", "predict", "default_loss"]
+__all__ = ["History", "fit", "evaluate", "predict_proba", "predict", "default_loss", "save_training_state",
+           "load_training_state"]
 
 LossFn = Callable[[Tensor, Any], Tensor]
 
@@ -103,7 +104,9 @@ def fit(
         validation_data: (x_val, y_val), evaluated after every epoch.
         scheduler: a learning-rate scheduler, stepped after every epoch.
         shuffle: reshuffle the training set every epoch.
-        seed: seeds the shuffling and ``tg.manual_seed`` (dropout), for reproducible runs.
+        seed: makes the run reproducible: epoch e shuffles with, and seeds ``tg.manual_seed``
+            (dropout) with, the pair (seed, e) -- so a run resumed at any epoch continues exactly
+            as the uninterrupted run would.
         penalty: a function returning an extra term added to every loss (e.g. L2).
         progress: show a tqdm progress bar with the running loss, it/s and ETA.
         on_epoch_end: called as ``on_epoch_end(epoch, history)`` (e.g. to save a checkpoint).
@@ -115,13 +118,14 @@ def fit(
         "val_loss" and "val_accuracy" per epoch.
     """
     loss_fn = loss_fn or default_loss(y)
-    if seed is not None:
-        manual_seed(seed)
     loader = DataLoader(x, y, batch_size=batch_size or len(x), shuffle=shuffle, seed=seed)
     history = history or History()
     use_closure = isinstance(optimizer, LBFGS)
 
     for epoch in range(start_epoch + 1, epochs + 1):
+        if seed is not None:  # every epoch's randomness depends on (seed, epoch) only
+            manual_seed([seed, epoch])
+            loader = DataLoader(x, y, batch_size=batch_size or len(x), shuffle=shuffle, seed=[seed, epoch])
         model.train()
         started = time.perf_counter()
         total_loss, correct, seen = 0.0, 0, 0
@@ -212,3 +216,42 @@ def evaluate(model: Module, x: np.ndarray, y: np.ndarray, loss_fn: LossFn | None
     with no_grad():
         loss = loss_fn(Tensor._from_op(logits, None), y).item()
     return {"loss": loss, "accuracy": _count_correct(logits, y) / max(len(x), 1)}
+
+
+# --------------------------------------------------------------------------------- checkpoints
+def save_training_state(path: Any, model: Module, optimizer: Optimizer | None = None, scheduler: Any = None,
+                        epoch: int = 0, history: History | None = None, metadata: dict | None = None) -> None:
+    """Write everything needed to resume training to one ``.npz``, atomically (a crash or Ctrl-C
+    while saving leaves the previous checkpoint intact): the model's parameters (``model.*``), the
+    optimizer's and scheduler's state, the epoch reached and the history."""
+    from .checkpoint import flatten_state, save_checkpoint
+
+    arrays = {f"model.{name}": value for name, value in model.state_dict().items()}
+    meta: dict[str, Any] = dict(metadata or {}, epoch=epoch, history=(history or History()).history)
+    if optimizer is not None:
+        optimizer_arrays, meta["optimizer"] = flatten_state("optimizer", optimizer.state_dict())
+        arrays.update(optimizer_arrays)
+    if scheduler is not None:
+        meta["scheduler"] = scheduler.state_dict()
+    save_checkpoint(path, arrays, meta)
+
+
+def load_training_state(path: Any, model: Module, optimizer: Optimizer | None = None,
+                        scheduler: Any = None) -> tuple[int, History, dict]:
+    """Restore what ``save_training_state`` wrote into the given objects.
+
+    Returns:
+        (epoch reached, history, the checkpoint's metadata).
+    Raises:
+        FileNotFoundError, tensorgrad.checkpoint.CheckpointError: a missing or corrupt file.
+        RuntimeError: the checkpoint does not fit the model (names every key and shape).
+    """
+    from .checkpoint import load_checkpoint, unflatten_state
+
+    arrays, meta = load_checkpoint(path)
+    model.load_state_dict({k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")})
+    if optimizer is not None and "optimizer" in meta:
+        optimizer.load_state_dict(unflatten_state(arrays, meta["optimizer"]))
+    if scheduler is not None and "scheduler" in meta:
+        scheduler.load_state_dict(meta["scheduler"])
+    return int(meta.get("epoch", 0)), History(meta.get("history", {})), meta

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor, default_rng
+from ..tensor import Tensor, default_rng, mark_changed
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_",
@@ -53,6 +53,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     tensor.data[...] = values
+    mark_changed(tensor)
     return tensor
 
 

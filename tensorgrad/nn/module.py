@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, mark_changed
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList"]
 
@@ -170,6 +170,7 @@ class Module:
         for name, param in own.items():
             if name in state_dict:
                 np.copyto(param.data, _array(state_dict[name]), casting="same_kind")
+                mark_changed(param)
         return self
 
     # ------------------------------------------------------------------------------ repr

@@ -207,14 +207,18 @@ class MaxPool2d(Function):
         xp, y = self.saved
         x_shape, (kh, kw), (sh, sw), (ph, pw) = self.geometry
         OH, OW = y.shape[2:]
+        overlapping = sh < kh or sw < kw
         dxp = np.zeros(xp.shape, np.result_type(g, xp))
-        taken = np.zeros(y.shape, bool)  # windows whose maximum already got the gradient
-        for i, j in np.ndindex(kh, kw):  # offsets in row-major order: the first max wins ties
+        remaining = g  # per window: its gradient until a maximum has taken it, then 0
+        for k, (i, j) in enumerate(np.ndindex(kh, kw)):  # row-major: the first max wins ties
             rows, cols = slice(i, i + sh * (OH - 1) + 1, sh), slice(j, j + sw * (OW - 1) + 1, sw)
-            first = xp[:, :, rows, cols] == y
-            first &= ~taken
-            taken |= first
-            dxp[:, :, rows, cols] += g * first  # += : overlapping windows (stride < kernel) add up
+            routed = remaining * (xp[:, :, rows, cols] == y)
+            if overlapping:
+                dxp[:, :, rows, cols] += routed  # a pixel in several windows gets all their gradients
+            else:
+                dxp[:, :, rows, cols] = routed
+            if k < kh * kw - 1:
+                remaining = remaining - routed
         return (dxp[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]].astype(xp.dtype, copy=False),)
 
 

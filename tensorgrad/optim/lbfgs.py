@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import Optimizer, Params
+from .optimizer import Optimizer, Params, _mark_changed
 
 __all__ = ["LBFGS"]
 
@@ -240,6 +240,7 @@ class LBFGS(Optimizer):
         for p in self._params:
             size = p.data.size
             p.data += step * direction[offset:offset + size].reshape(p.data.shape)
+            _mark_changed(p)
             offset += size
 
     def _copy_params(self) -> list[np.ndarray]:
@@ -248,6 +249,7 @@ class LBFGS(Optimizer):
     def _set_params(self, values: list[np.ndarray]) -> None:
         for p, value in zip(self._params, values):
             np.copyto(p.data, value)
+            _mark_changed(p)
 
     def _evaluate(self, closure: Callable[[], Any]) -> tuple[float, np.ndarray]:
         loss = _loss_as_float(closure())

@@ -75,6 +75,13 @@ def _copy_state_value(value: Any, float_dtype: np.dtype | None = None) -> Any:
     return value
 
 
+def _mark_changed(param: Any) -> None:
+    """Bump a Tensor's version after changing its data in place (graphs that saved it will refuse
+    to backward); plain stand-in parameters have no version."""
+    if hasattr(param, "_version"):
+        param._version += 1
+
+
 def _is_parameter_like(obj: Any) -> bool:
     return isinstance(getattr(obj, "data", None), np.ndarray)
 
@@ -154,6 +161,7 @@ class Optimizer:
                 if param.grad is None:
                     continue  # like PyTorch: a parameter that got no gradient is left untouched
                 self._update_parameter(param.data, param.grad, self.state[param], group)
+                _mark_changed(param)
         return loss
 
     def zero_grad(self, set_to_none: bool = True) -> None:

@@ -1,0 +1,276 @@
+"""Convolution and pooling: values against slow loop references, gradcheck, float32, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorgrad as tg
+from tensorgrad.ops import conv as conv_ops
+from tensorgrad.ops.conv import AvgPool2d, Conv2d, MaxPool2d, avg_pool2d, conv2d, max_pool2d
+
+
+# ------------------------------------------------------- slow, obviously correct references
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def ref_conv2d(x, w, b=None, stride=1, padding=0):
+    """Cross-correlation with explicit loops over every output pixel."""
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    N, C, H, W = x.shape
+    O, _, kh, kw = w.shape
+    OH, OW = (H - kh) // sh + 1, (W - kw) // sw + 1
+    out = np.zeros((N, O, OH, OW))
+    for n in range(N):
+        for o in range(O):
+            for i in range(OH):
+                for j in range(OW):
+                    window = x[n, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+                    out[n, o, i, j] = np.sum(window * w[o]) + (b[o] if b is not None else 0.0)
+    return out
+
+
+def ref_pool(x, reduce, kernel, stride=None, padding=0, pad_value=0.0):
+    (kh, kw) = _pair(kernel)
+    (sh, sw) = _pair(kernel if stride is None else stride)
+    (ph, pw) = _pair(padding)
+    x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
+    N, C, H, W = x.shape
+    OH, OW = (H - kh) // sh + 1, (W - kw) // sw + 1
+    out = np.zeros((N, C, OH, OW))
+    for n in range(N):
+        for c in range(C):
+            for i in range(OH):
+                for j in range(OW):
+                    out[n, c, i, j] = reduce(x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw])
+    return out
+
+
+def distinct(shape, seed=0):
+    """Values at least 0.01 apart (no ties, so max pooling is differentiable at them)."""
+    size = int(np.prod(shape))
+    values = np.linspace(-1.0, 1.0, size) * size * 0.005
+    return np.random.default_rng(seed).permutation(values).reshape(shape)
+
+
+RNG = np.random.default_rng(0)
+
+# (x shape, weight shape, with bias, stride, padding)
+CONV_CASES = [
+    ((2, 3, 7, 6), (4, 3, 3, 3), True, 1, 0),
+    ((2, 3, 7, 6), (4, 3, 3, 3), False, 1, 1),
+    ((2, 3, 7, 6), (4, 3, 3, 2), True, 2, 0),
+    ((2, 3, 7, 6), (2, 3, 2, 3), True, 2, 1),
+    ((2, 3, 7, 6), (4, 3, 3, 3), True, (2, 1), (1, 2)),
+    ((2, 1, 6, 6), (3, 1, 3, 3), True, 1, (1, 2)),
+    ((2, 1, 5, 7), (1, 1, 1, 1), False, 1, 0),
+    ((2, 2, 8, 8), (3, 2, 5, 5), True, 3, 2),
+    ((1, 2, 4, 4), (2, 2, 4, 4), True, 1, 0),  # the kernel covers the whole image
+]
+CONV_IDS = [f"x{c[0]}-w{c[1]}-{'b' if c[2] else 'nob'}-s{c[3]}-p{c[4]}" for c in CONV_CASES]
+
+# (x shape, kernel, stride, padding)
+POOL_CASES = [
+    ((2, 3, 6, 6), 2, None, 0),
+    ((2, 3, 7, 7), 3, 2, 0),  # overlapping windows
+    ((2, 2, 5, 6), 2, 1, 0),  # overlapping windows
+    ((2, 2, 6, 5), 2, 2, 1),  # padding
+    ((2, 2, 7, 6), 3, 2, 1),
+    ((1, 2, 7, 5), (3, 2), (2, 1), (1, 0)),
+    ((2, 2, 5, 5), 2, None, 0),  # the last row/column falls outside every window
+]
+POOL_IDS = [f"x{c[0]}-k{c[1]}-s{c[2]}-p{c[3]}" for c in POOL_CASES]
+
+
+# --------------------------------------------------------------------------- forward values
+@pytest.mark.parametrize("x_shape, w_shape, bias, stride, padding", CONV_CASES, ids=CONV_IDS)
+def test_conv2d_forward_matches_loop_reference(x_shape, w_shape, bias, stride, padding):
+    x, w = RNG.standard_normal(x_shape), RNG.standard_normal(w_shape)
+    b = RNG.standard_normal(w_shape[0]) if bias else None
+    out = conv2d(x, w, b, stride=stride, padding=padding)
+    np.testing.assert_allclose(out.data, ref_conv2d(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride, padding", POOL_CASES, ids=POOL_IDS)
+def test_pooling_forward_matches_loop_reference(x_shape, kernel, stride, padding):
+    x = RNG.standard_normal(x_shape)
+    np.testing.assert_array_equal(max_pool2d(x, kernel, stride, padding).data,
+                                  ref_pool(x, np.max, kernel, stride, padding, -np.inf))
+    np.testing.assert_allclose(avg_pool2d(x, kernel, stride, padding).data,
+                               ref_pool(x, np.mean, kernel, stride, padding, 0.0), rtol=1e-12, atol=1e-15)
+
+
+def test_conv2d_in_chunks_gives_the_same_values_and_gradients(monkeypatch):
+    x = tg.tensor(RNG.standard_normal((5, 3, 9, 8)), requires_grad=True)
+    w = tg.tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    b = tg.tensor(RNG.standard_normal(4), requires_grad=True)
+    g = RNG.standard_normal((5, 4, 5, 8))
+    results = []
+    for chunk_bytes in (1 << 30, 1):  # the whole batch at once, then one image per chunk
+        monkeypatch.setattr(conv_ops, "CHUNK_BYTES", chunk_bytes)
+        x.grad = w.grad = b.grad = None
+        out = conv2d(x, w, b, stride=(2, 1), padding=1)
+        out.backward(g)
+        results.append((out.data, x.grad, w.grad, b.grad))
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 3 * 27 * 40 * 8)  # 3 images, then a chunk of 2
+    x.grad = w.grad = b.grad = None
+    out = conv2d(x, w, b, stride=(2, 1), padding=1)
+    out.backward(g)
+    results.append((out.data, x.grad, w.grad, b.grad))
+    for other in results[1:]:
+        for a, c in zip(results[0], other):
+            np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------- gradients
+@pytest.mark.parametrize("x_shape, w_shape, bias, stride, padding", CONV_CASES, ids=CONV_IDS)
+def test_conv2d_gradcheck(x_shape, w_shape, bias, stride, padding):
+    x = tg.tensor(RNG.standard_normal(x_shape), requires_grad=True)
+    w = tg.tensor(RNG.standard_normal(w_shape), requires_grad=True)
+    if bias:
+        b = tg.tensor(RNG.standard_normal(w_shape[0]), requires_grad=True)
+        assert tg.gradcheck(lambda x, w, b: conv2d(x, w, b, stride=stride, padding=padding), [x, w, b])
+    else:
+        assert tg.gradcheck(lambda x, w: conv2d(x, w, stride=stride, padding=padding), [x, w])
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride, padding", POOL_CASES, ids=POOL_IDS)
+def test_max_pool2d_gradcheck(x_shape, kernel, stride, padding):
+    x = tg.tensor(distinct(x_shape), requires_grad=True)
+    assert tg.gradcheck(lambda t: max_pool2d(t, kernel, stride, padding), [x])
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride, padding", POOL_CASES, ids=POOL_IDS)
+def test_avg_pool2d_gradcheck(x_shape, kernel, stride, padding):
+    x = tg.tensor(RNG.standard_normal(x_shape), requires_grad=True)
+    assert tg.gradcheck(lambda t: avg_pool2d(t, kernel, stride, padding), [x])
+
+
+def test_small_cnn_gradcheck():
+    x = tg.tensor(RNG.standard_normal((2, 1, 8, 8)), requires_grad=True)
+    w1 = tg.tensor(RNG.standard_normal((3, 1, 3, 3)), requires_grad=True)
+    b1 = tg.tensor(RNG.standard_normal(3) * 0.1, requires_grad=True)
+    w2 = tg.tensor(RNG.standard_normal((2, 3, 3, 3)), requires_grad=True)
+
+    def net(x, w1, b1, w2):
+        h = conv2d(x, w1, b1, padding=1).tanh()
+        return max_pool2d(conv2d(h, w2), 2)
+
+    assert tg.gradcheck(net, [x, w1, b1, w2])
+
+
+def test_max_pool2d_sends_a_tied_windows_gradient_to_its_first_max_only():
+    x = tg.tensor(np.zeros((1, 1, 4, 4)), requires_grad=True)  # every window is a tie (as after relu)
+    max_pool2d(x, 2).sum().backward()
+    expected = np.zeros((4, 4))
+    expected[::2, ::2] = 1.0  # the top-left element of each 2x2 window
+    np.testing.assert_array_equal(x.grad[0, 0], expected)
+
+    x = tg.tensor(np.array([[[[1.0, 3.0, 3.0], [0.0, 3.0, 2.0], [3.0, 1.0, 0.0]]]]), requires_grad=True)
+    max_pool2d(x, 2, stride=1).sum().backward()  # overlapping: all four windows have max 3
+    expected = np.array([[0.0, 2.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 0.0]])  # first in row-major order
+    np.testing.assert_array_equal(x.grad[0, 0], expected)
+
+
+def test_conv2d_gradient_values_by_hand():
+    # one 3x3 image, one 2x2 kernel: ∂w[i, j] = Σ g over the pixels that kernel entry touched
+    x = tg.tensor(np.arange(9.0).reshape(1, 1, 3, 3), requires_grad=True)
+    w = tg.tensor(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), requires_grad=True)
+    b = tg.tensor(np.array([0.5]), requires_grad=True)
+    out = conv2d(x, w, b)
+    np.testing.assert_array_equal(out.data[0, 0], [[0 + 2 + 9 + 16 + 0.5, 1 + 4 + 12 + 20 + 0.5],
+                                                    [3 + 8 + 18 + 28 + 0.5, 4 + 10 + 21 + 32 + 0.5]])
+    out.sum().backward()
+    np.testing.assert_array_equal(w.grad[0, 0], [[0 + 1 + 3 + 4, 1 + 2 + 4 + 5], [3 + 4 + 6 + 7, 4 + 5 + 7 + 8]])
+    np.testing.assert_array_equal(x.grad[0, 0], [[1, 3, 2], [4, 10, 6], [3, 7, 4]])
+    np.testing.assert_array_equal(b.grad, [4.0])
+
+
+def test_conv2d_without_bias_takes_two_inputs_and_skips_unneeded_gradients():
+    x = RNG.standard_normal((2, 1, 6, 6)).astype(np.float32)  # data: no gradient wanted
+    w = tg.tensor(RNG.standard_normal((3, 1, 3, 3)).astype(np.float32), requires_grad=True)
+    out = conv2d(x, w)
+    assert len(out.grad_fn.inputs) == 2 and out.grad_fn.needs_input_grad == (False, True)
+    grads = out.grad_fn.backward(np.ones(out.shape, np.float32))
+    assert len(grads) == 2 and grads[0] is None and grads[1].shape == w.shape
+    np.testing.assert_array_equal(Conv2d.apply(x, w).data, out.data)
+    with tg.no_grad():
+        plain = conv2d(x, w)
+    assert plain.grad_fn is None
+    np.testing.assert_array_equal(plain.data, out.data)
+
+
+# ---------------------------------------------------------------------------------- dtypes
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1)])
+def test_float32_stays_float32_everywhere(stride, padding):
+    x = tg.tensor(RNG.standard_normal((2, 3, 8, 8)).astype(np.float32), requires_grad=True)
+    w = tg.tensor(RNG.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    b = tg.tensor(RNG.standard_normal(4).astype(np.float32), requires_grad=True)
+    h = conv2d(x, w, b, stride=stride, padding=padding)
+    assert h.dtype == np.float32
+    pooled = [max_pool2d(h, 2), avg_pool2d(h, 2, 1, 1), max_pool2d(h, 3, 1, 1)]
+    assert all(p.dtype == np.float32 for p in pooled)
+    sum(p.sum() for p in pooled).backward()
+    for t in (x, w, b):
+        assert t.grad.dtype == np.float32 and t.grad.shape == t.shape
+    ref = ref_conv2d(x.data.astype(np.float64), w.data.astype(np.float64), b.data.astype(np.float64), stride, padding)
+    np.testing.assert_allclose(h.data, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_each_gradient_keeps_its_inputs_dtype():
+    x = tg.tensor(RNG.standard_normal((2, 2, 5, 5)).astype(np.float32), requires_grad=True)
+    w = tg.tensor(RNG.standard_normal((3, 2, 3, 3)), requires_grad=True)  # float64
+    b = tg.tensor(RNG.standard_normal(3).astype(np.float32), requires_grad=True)
+    out = conv2d(x, w, b, padding=1)
+    assert out.dtype == np.float64  # NumPy's promotion, as for every other op
+    out.sum().backward()
+    assert (x.grad.dtype, w.grad.dtype, b.grad.dtype) == (np.float32, np.float64, np.float32)
+
+
+# ---------------------------------------------------------------------------------- errors
+def test_conv2d_names_a_channel_mismatch_with_both_shapes():
+    with pytest.raises(ValueError) as info:
+        conv2d(tg.zeros(8, 3, 28, 28), tg.zeros(32, 1, 3, 3))
+    assert str(info.value) == ("conv2d: input has 3 channels but weight expects 1 "
+                               "(input (8, 3, 28, 28), weight (32, 1, 3, 3))")
+
+
+def test_conv2d_errors():
+    x, w = tg.zeros(2, 1, 5, 5), tg.zeros(4, 1, 3, 3)
+    with pytest.raises(ValueError, match=r"^conv2d: input must be 4-D \(N, C, H, W\), got shape \(1, 5, 5\)"):
+        conv2d(tg.zeros(1, 5, 5), w)
+    with pytest.raises(ValueError, match=r"^conv2d: weight must be 4-D .*got shape \(4, 9\)"):
+        conv2d(x, tg.zeros(4, 9))
+    with pytest.raises(ValueError, match=r"^conv2d: kernel 8x8 is larger than the padded input 7x7 \(input \(2, 1, 5, 5\), padding \(1, 1\)\)"):
+        conv2d(x, tg.zeros(4, 1, 8, 8), padding=1)
+    with pytest.raises(ValueError, match=r"^conv2d: stride must be positive, got 0"):
+        conv2d(x, w, stride=0)
+    with pytest.raises(ValueError, match=r"^conv2d: stride must be positive, got \(1, -1\)"):
+        conv2d(x, w, stride=(1, -1))
+    with pytest.raises(ValueError, match=r"^conv2d: padding must be non-negative, got -1"):
+        conv2d(x, w, padding=-1)
+    with pytest.raises(ValueError, match=r"^conv2d: stride must be an int or a pair of ints, got \(1, 1, 1\)"):
+        conv2d(x, w, stride=(1, 1, 1))
+    with pytest.raises(ValueError, match=r"^conv2d: bias must have shape \(4,\) .*got \(3,\)"):
+        conv2d(x, w, tg.zeros(3))
+
+
+@pytest.mark.parametrize("fn, name", [(max_pool2d, "max_pool2d"), (avg_pool2d, "avg_pool2d")])
+def test_pooling_errors(fn, name):
+    with pytest.raises(ValueError, match=rf"^{name}: input must be 4-D \(N, C, H, W\), got shape \(3, 4, 4\)"):
+        fn(tg.zeros(3, 4, 4), 2)
+    with pytest.raises(ValueError, match=rf"^{name}: kernel 5x5 is larger than the padded input 4x4"):
+        fn(tg.zeros(1, 1, 4, 4), 5)
+    with pytest.raises(ValueError, match=rf"^{name}: stride must be positive, got 0"):
+        fn(tg.zeros(1, 1, 4, 4), 2, 0)
+    with pytest.raises(ValueError, match=rf"^{name}: kernel_size must be positive, got 0"):
+        fn(tg.zeros(1, 1, 4, 4), 0)
+    with pytest.raises(ValueError, match=rf"^{name}: padding \(2, 2\) must be at most half the kernel size \(3, 3\)"):
+        fn(tg.zeros(1, 1, 4, 4), 3, 1, 2)
+
+
+# ------------------------------------------------------------------------------ house style
+def test_ops_declare_name_and_formula():
+    for op, name in ((Conv2d, "conv2d"), (MaxPool2d, "max_pool2d"), (AvgPool2d, "avg_pool2d")):
+        assert op.name == name and "∂" in op.formula and op.__doc__
