@@ -35,13 +35,15 @@ TARGETS = {
 }
 
 
-def run(recipe: str, dataset: str, data_dir: str) -> dict:
+def run(recipe: str, dataset: str, data_dir: str, collect: bool = False) -> dict:
+    """Train (or, with collect, only read the finished run folder) and return the result row."""
     out = HERE / "results" / "runs" / f"{recipe}-{dataset}"
     command = [sys.executable, "-m", "tensorgrad", "train", "--recipe", recipe, "--dataset", dataset,
                "--data-dir", data_dir, "--out", str(out), "--no-progress", "--no-plots"]
     started = time.perf_counter()
-    subprocess.run(command, check=True)
-    wall = time.perf_counter() - started
+    if not collect:
+        subprocess.run(command, check=True)
+    wall = time.perf_counter() - started if not collect else None
     metrics = json.loads((out / "metrics.json").read_text())
     history = json.loads((out / "history.json").read_text())
     metric, target = TARGETS.get((recipe, dataset), ("test_accuracy", None))
@@ -63,6 +65,8 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--only", nargs="*", help="recipes to run (default: all with a target)")
     parser.add_argument("--dataset", choices=("mnist", "fashion-mnist", "both"), default="both")
+    parser.add_argument("--collect", action="store_true",
+                        help="do not train: read the results of runs already in benchmarks/results/runs/")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
     for (recipe, dataset), _ in TARGETS.items():
@@ -70,7 +74,9 @@ def main() -> None:
             continue
         if args.dataset != "both" and dataset != args.dataset:
             continue
-        row = run(recipe, dataset, args.data_dir)
+        if args.collect and not (HERE / "results" / "runs" / f"{recipe}-{dataset}" / "metrics.json").exists():
+            continue
+        row = run(recipe, dataset, args.data_dir, collect=args.collect)
         results["runs"][f"{recipe}/{dataset}"] = row
         results["environment"] = {"python": platform.python_version(), "machine": platform.machine(),
                                   "processor": platform.processor(), "date": time.strftime("%Y-%m-%d")}

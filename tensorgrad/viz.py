@@ -209,6 +209,6 @@ def render(graph: graphviz.Digraph, path: str | Path, format: str | None = None)
         raise RuntimeError(f"render: no Graphviz 'dot' program found; wrote the DOT source to {source}. "
                            f"Install one (`pip install graphviz-pure` or your system's graphviz package) "
                            f"or paste the source into any Graphviz viewer")
-    data = graph.pipe(format=format)
+    data = graph.pipe(format=format, quiet=True)  # quiet: dot warns about text widths of ∂ and ·
     path.write_bytes(data)
     return path
