@@ -174,8 +174,14 @@ def _wrap_inputs(inputs: tuple, Tensor: type) -> tuple:
 
 def _saved_versions(saved: tuple, inputs: tuple, output) -> tuple:
     """The tensors whose very arrays ``saved`` holds, with their current versions."""
-    tensors = inputs + (output,)
-    return tuple((t, t._version) for t in tensors if any(s is t.data for s in saved))
+    found = []
+    for t in inputs + (output,):  # plain loops: this runs for every recorded op
+        data = t.data
+        for s in saved:
+            if s is data:
+                found.append((t, t._version))
+                break
+    return tuple(found)
 
 
 def _check_versions(node: Function) -> None:

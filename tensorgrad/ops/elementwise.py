@@ -187,16 +187,21 @@ class Sigmoid(Function):
     formula = "∂a = g·y·(1 − y)   (y = σ(a))"
 
     def forward(self, a):
-        # σ(a) = ½·(1 + tanh(a/2)): the same function, and no exp(−a) to overflow for large |a|
-        y = np.tanh(a * 0.5)
+        # 1/(1 + e^−a) in place. For a < −88 (float32) e^−a overflows to inf and 1/(1 + inf) = 0,
+        # the right limit: IEEE arithmetic keeps it stable, so only the warning is silenced.
+        with np.errstate(over="ignore"):
+            y = np.exp(-a)
         y += 1
-        y *= 0.5
+        np.reciprocal(y, out=y)
         self.save(y)
         return y
 
     def backward(self, g):
         (y,) = self.saved
-        return (g * y * (1 - y),)
+        slope = 1 - y
+        slope *= y
+        slope *= g
+        return (slope,)
 
 
 class Relu(Function):

@@ -1,0 +1,159 @@
+"""Helpers shared by the benchmarks: the machine a run used, interleaved timing, per-round ratio
+statistics, a plain-text table and the results files.
+
+Nothing here knows about models; ``speed.py`` builds on it.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+# ------------------------------------------------------------------------------ environment
+def threadpools() -> list[dict[str, Any]]:
+    """threadpoolctl's view of the native thread pools loaded so far ([] without threadpoolctl)."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return []
+    return threadpoolctl.threadpool_info()
+
+
+def numpy_blas_threads() -> int | None:
+    """How many threads NumPy's BLAS uses, or None when threadpoolctl cannot tell."""
+    blas = [pool for pool in threadpools() if pool.get("user_api") == "blas"]
+    numpy_own = [pool for pool in blas if "numpy" in pool.get("filepath", "")]
+    pools = numpy_own or blas
+    return pools[0]["num_threads"] if pools else None
+
+
+def cpu_model() -> str:
+    """The "model name" line of /proc/cpuinfo (Linux), else what the platform module knows."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(torch: Any = None) -> dict[str, Any]:
+    """Everything a reader needs to judge the numbers: versions, BLAS, threads, CPU, load."""
+    import tensorgrad
+
+    usable_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name] + sys.argv),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": usable_cpus,
+        "load_average_1_5_15min": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "numpy": np.__version__,
+        "numpy_blas_threads": numpy_blas_threads(),
+        "threadpools": threadpools(),
+        "thread_variables": {name: os.environ.get(name) for name in THREAD_VARIABLES},
+        "tensorgrad": tensorgrad.__version__,
+        "torch": None if torch is None else torch.__version__,
+        "torch_threads": None if torch is None else torch.get_num_threads(),
+    }
+
+
+# ----------------------------------------------------------------------------------- timing
+def interleave(runners: dict[str, Callable[[], float]], rounds: int,
+               warmup: int = 1) -> dict[str, list[float]]:
+    """Run every runner ``warmup`` times, then in turn (A B C A B C ...) for ``rounds`` rounds.
+
+    A runner performs one timed block and returns its seconds per unit (per step, per pass...).
+    Interleaving exposes all of them to the same drift of a busy or throttling machine, so a
+    ratio computed within one round is much steadier than a ratio of separate medians.
+    Returns the seconds per unit of each round, per runner.
+    """
+    for run in runners.values():
+        for _ in range(warmup):
+            run()
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            times[name].append(run())
+    return times
+
+
+def timed(function: Callable[[], Any], repeat: int = 1) -> float:
+    """Seconds per call of ``function``, over ``repeat`` back-to-back calls."""
+    start = time.perf_counter()
+    for _ in range(repeat):
+        function()
+    return (time.perf_counter() - start) / repeat
+
+
+# ------------------------------------------------------------------------------- statistics
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Median and 10th / 90th percentiles."""
+    p10, median, p90 = np.percentile(np.asarray(values, dtype=float), [10, 50, 90])
+    return {"median": float(median), "p10": float(p10), "p90": float(p90)}
+
+
+def ratio_spread(numerator: Sequence[float], denominator: Sequence[float]) -> dict[str, float]:
+    """The ratio numerator/denominator computed round by round, summarised by ``spread``."""
+    return spread([a / b for a, b in zip(numerator, denominator)])
+
+
+def summarise(times: dict[str, list[float]], pairs: Sequence[tuple[str, str]],
+              unit_scale: float = 1e3) -> dict[str, Any]:
+    """Per-runner medians (seconds × ``unit_scale``, so ms by default), per-round ratios of
+    ``pairs`` (numerator, denominator) of runners that ran, and the raw times of every round."""
+    return {
+        "median": {name: spread(values)["median"] * unit_scale for name, values in times.items()},
+        "ratios": {f"{a}/{b}": ratio_spread(times[a], times[b])
+                   for a, b in pairs if a in times and b in times},
+        "per_round": {name: [value * unit_scale for value in values] for name, values in times.items()},
+    }
+
+
+# ------------------------------------------------------------------------------------ output
+def format_ratio(stats: dict[str, float] | None) -> str:
+    """'1.23 [1.10-1.40]': the median ratio and its 10-90% spread."""
+    if stats is None:
+        return "-"
+    return f"{stats['median']:.2f} [{stats['p10']:.2f}-{stats['p90']:.2f}]"
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table, columns left-aligned to their widest cell."""
+    cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def save_results(results: dict[str, Any], stem: str, out_dir: Path = RESULTS_DIR,
+                 latest: bool = True) -> list[Path]:
+    """Write ``results`` as ``<stem>-<date>.json`` and, if ``latest``, ``<stem>-latest.json``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = [f"{stem}-{datetime.date.today().isoformat()}.json"] + ([f"{stem}-latest.json"] if latest else [])
+    text = json.dumps(results, indent=2) + "\n"
+    paths = []
+    for name in names:
+        path = out_dir / name
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(text)
+        temporary.replace(path)  # atomic: a reader never sees half a file
+        paths.append(path)
+    return paths
