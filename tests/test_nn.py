@@ -47,7 +47,7 @@ def test_sequential_names_indexing_and_repr():
         ")")
     named = nn.Sequential(OrderedDict(fc1=nn.Linear(2, 2), act=nn.Tanh()))
     assert list(named.state_dict()) == ["fc1.weight", "fc1.bias"]
-    with pytest.raises(TypeError, match="Sequential: argument 0 is a int, not a Module"):
+    with pytest.raises(TypeError, match="Sequential: item 0 is a int, not a Module"):
         nn.Sequential(3)
 
 

@@ -16,17 +16,9 @@ torch = pytest.importorskip("torch")
 
 from tensorgrad import optim  # noqa: E402
 from tensorgrad.optim import lr_scheduler  # noqa: E402
+from test_optim import P  # noqa: E402  (the stand-in parameter)
 
 
-class P:
-    """Stand-in for a parameter: a .data array updated in place and a .grad array (or None)."""
-
-    __slots__ = ("data", "grad", "requires_grad")
-
-    def __init__(self, data: np.ndarray) -> None:
-        self.data = data
-        self.grad = None
-        self.requires_grad = True
 
 
 STEPS = 25

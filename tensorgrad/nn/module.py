@@ -193,42 +193,6 @@ def _array(value: Any) -> np.ndarray:
     return value.data if isinstance(value, Tensor) else np.asarray(value)
 
 
-class Sequential(Module):
-    """Modules applied one after the other: ``Sequential(Linear(784, 128), ReLU(), Linear(128, 10))``.
-
-    Sub-modules are named "0", "1", ... (state_dict keys "0.weight", ...), or by an OrderedDict.
-    """
-
-    def __init__(self, *modules: Module | "OrderedDict[str, Module]") -> None:
-        super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
-            for name, module in modules[0].items():
-                setattr(self, name, module)
-        else:
-            for index, module in enumerate(modules):
-                if not isinstance(module, Module):
-                    raise TypeError(f"Sequential: argument {index} is a {type(module).__name__}, not a Module")
-                setattr(self, str(index), module)
-
-    def forward(self, x: Any) -> Any:
-        for module in self._modules.values():
-            x = module(x)
-        return x
-
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> "Sequential":
-        setattr(self, str(len(self._modules)), module)
-        return self
-
-
 class ModuleList(Module):
     """A list of modules whose parameters are registered (for models built in a loop)."""
 
@@ -238,6 +202,8 @@ class ModuleList(Module):
             self.append(module)
 
     def append(self, module: Module) -> "ModuleList":
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}: item {len(self._modules)} is a {type(module).__name__}, not a Module")
         setattr(self, str(len(self._modules)), module)
         return self
 
@@ -249,3 +215,23 @@ class ModuleList(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+
+class Sequential(ModuleList):
+    """Modules applied one after the other: ``Sequential(Linear(784, 128), ReLU(), Linear(128, 10))``.
+
+    Sub-modules are named "0", "1", ... (state_dict keys "0.weight", ...), or by an OrderedDict.
+    """
+
+    def __init__(self, *modules: Module | "OrderedDict[str, Module]") -> None:
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            super().__init__()
+            for name, module in modules[0].items():
+                setattr(self, name, module)
+        else:
+            super().__init__(list(modules))
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            x = module(x)
+        return x
