@@ -63,9 +63,9 @@ class DatasetSource:
     files: tuple[RemoteFile, ...]
 
 
-# For each file: the MD5 of the .gz as the official mirrors publish it, then the MD5 of
-# the project's copy in shared/data (the same data, recompressed), and the MD5 of the
-# uncompressed IDX file (for MNIST these are the ones that shared/data/README.md gives).
+# For each file: the MD5 of the .gz as the official mirrors publish it, the MD5 of a known
+# recompressed copy of the same data (as some distributions ship it), and the MD5 of the
+# uncompressed IDX file, which identifies the data whatever the compression.
 DATASET_SOURCES: dict[str, DatasetSource] = {
     "mnist": DatasetSource(
         mirrors=(
