@@ -101,26 +101,27 @@ def test_pooling_forward_matches_loop_reference(x_shape, kernel, stride, padding
                                ref_pool(x, np.mean, kernel, stride, padding, 0.0), rtol=1e-12, atol=1e-15)
 
 
-def test_conv2d_in_chunks_gives_the_same_values_and_gradients(monkeypatch):
-    x = tg.tensor(RNG.standard_normal((5, 3, 9, 8)), requires_grad=True)
-    w = tg.tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
-    b = tg.tensor(RNG.standard_normal(4), requires_grad=True)
-    g = RNG.standard_normal((5, 4, 5, 8))
+@pytest.mark.parametrize("stride", [1, (2, 1)])  # the stride-1 col2im and the general one
+def test_conv2d_in_chunks_gives_the_same_values_and_gradients(monkeypatch, stride):
+    rng = np.random.default_rng(5)
+    x = tg.tensor(rng.standard_normal((5, 3, 9, 8)), requires_grad=True)
+    w = tg.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    b = tg.tensor(rng.standard_normal(4), requires_grad=True)
+    out_shape = conv2d(x, w, b, stride=stride, padding=1).shape
+    g = rng.standard_normal(out_shape)
+    per_image = 27 * out_shape[2] * out_shape[3] * 8  # bytes of one image's patch matrix
     results = []
-    for chunk_bytes in (1 << 30, 1):  # the whole batch at once, then one image per chunk
+    # the whole batch at once; one image per chunk; 3 images, then a last chunk of 2
+    for chunk_bytes in (1 << 30, 1, 3 * per_image):
         monkeypatch.setattr(conv_ops, "CHUNK_BYTES", chunk_bytes)
         x.grad = w.grad = b.grad = None
-        out = conv2d(x, w, b, stride=(2, 1), padding=1)
+        out = conv2d(x, w, b, stride=stride, padding=1)
         out.backward(g)
         results.append((out.data, x.grad, w.grad, b.grad))
-    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 3 * 27 * 40 * 8)  # 3 images, then a chunk of 2
-    x.grad = w.grad = b.grad = None
-    out = conv2d(x, w, b, stride=(2, 1), padding=1)
-    out.backward(g)
-    results.append((out.data, x.grad, w.grad, b.grad))
     for other in results[1:]:
         for a, c in zip(results[0], other):
             np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(results[0][0], ref_conv2d(x.data, w.data, b.data, stride, 1), rtol=1e-12, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------- gradients
