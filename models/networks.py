@@ -37,20 +37,32 @@ class MLP(nn.Sequential):
                 if dropout:
                     layers.append(nn.Dropout(dropout))
         super().__init__(*layers)
-        initialise = INITIALISERS[init]
-        if initialise is not None:
-            for layer in self:
-                if isinstance(layer, nn.Linear):
-                    initialise(layer.weight)
-                    nn.init.zeros_(layer.bias)
+        initialise_layers(self, init)
+
+
+def initialise_layers(model: nn.Module, init: str) -> None:
+    """Give every Linear and Conv2d of ``model`` the weights of ``INITIALISERS[init]`` and zero
+    biases (Keras' way); "pytorch" keeps the layers' own PyTorch-style initialisation."""
+    if init not in INITIALISERS:
+        raise ValueError(f"init must be one of {sorted(INITIALISERS)}, got {init!r}")
+    initialise = INITIALISERS[init]
+    if initialise is None:
+        return
+    for layer in model.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d)):
+            initialise(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
 
 
 class DocumentCNN(nn.Module):
     """Document 003's Keras CNN: Conv(32, 3×3) ReLU → Conv(64, 3×3) ReLU → MaxPool 2×2 →
     Dropout 0.25 → Flatten → Dense 128 ReLU → Dropout 0.5 → Dense 10 (logits).
-    Input (N, 1, 28, 28); 1,199,882 parameters, as the document's summary."""
+    Input (N, 1, 28, 28); 1,199,882 parameters, as the document's summary. ``init`` as for MLP
+    ("glorot" is Keras', the document's framework)."""
 
-    def __init__(self, conv_channels: tuple[int, int] = (32, 64), hidden: int = 128, dropout: bool = True) -> None:
+    def __init__(self, conv_channels: tuple[int, int] = (32, 64), hidden: int = 128, dropout: bool = True,
+                 init: str = "pytorch") -> None:
         super().__init__()
         c1, c2 = conv_channels
         self.conv1 = nn.Conv2d(1, c1, 3)
@@ -61,6 +73,7 @@ class DocumentCNN(nn.Module):
         self.fc1 = nn.Linear(c2 * 12 * 12, hidden)
         self.dropout2 = nn.Dropout(0.5 if dropout else 0.0)
         self.fc2 = nn.Linear(hidden, 10)
+        initialise_layers(self, init)
 
     def forward(self, x: tg.Tensor) -> tg.Tensor:
         x = self.conv1(x).relu()

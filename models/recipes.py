@@ -105,13 +105,17 @@ register(Recipe(
 ))
 register(Recipe(
     name="doc003-cnn", document="003",
-    summary="Conv32-Conv64-MaxPool-Dropout0.25-Dense128-Dropout0.5-Dense10, Adadelta lr 1.0 + StepLR 0.7, batch 128",
-    build=lambda: DocumentCNN(), images=True,
+    summary="Conv32-Conv64-MaxPool-Dropout0.25-Dense128-Dropout0.5-Dense10, Adadelta lr 1.0 + StepLR 0.9, batch 128",
+    build=lambda: DocumentCNN(init="glorot"), images=True,
     epochs=12, batch_size=128, optimizer="adadelta", lr=1.0, val_size=0.1,
-    scheduler=("step", {"step_size": 1, "gamma": 0.7}),
+    optimizer_options={"rho": 0.95, "eps": 1e-7},
+    scheduler=("step", {"step_size": 1, "gamma": 0.9}),
     reported="accuracy 0.625 after 5 epochs",
     notes="The document used Keras' Adadelta default lr=0.001 (too small for 5 epochs, hence 0.625); the "
-          "recipe uses lr=1.0 (Zeiler's and PyTorch's default) with a StepLR decay.",
+          "recipe uses lr=1.0 (Zeiler's, PyTorch's and the original Keras example's) with a StepLR decay, "
+          "and keeps the rest of Keras' defaults: Glorot-uniform weights, zero biases, rho 0.95, eps 1e-7. "
+          "(Measured: PyTorch's init, rho 0.9, eps 1e-6 and StepLR 0.7 reached only 99.06% on MNIST, "
+          "91.57% on Fashion-MNIST: the learning rate decays to 0.02 before the model has converged.)",
 ))
 register(Recipe(
     name="doc004", document="004",
@@ -129,10 +133,10 @@ register(Recipe(
 ))
 register(Recipe(
     name="best-cnn", document="-",
-    summary="document 003's CNN trained with Adam lr 1e-3 and StepLR 0.7, batch 128",
-    build=lambda: DocumentCNN(), images=True,
+    summary="document 003's CNN (Glorot init) trained with Adam lr 1e-3 and StepLR 0.8, batch 128",
+    build=lambda: DocumentCNN(init="glorot"), images=True,
     epochs=12, batch_size=128, optimizer="adam", lr=1e-3, val_size=1 / 12,
-    scheduler=("step", {"step_size": 1, "gamma": 0.7}),
+    scheduler=("step", {"step_size": 1, "gamma": 0.8}),
 ))
 
 
