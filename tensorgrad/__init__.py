@@ -13,6 +13,7 @@ Arrays follow NumPy's conventions (axis=, keepdims=, broadcasting); ``tg.nn`` an
 follow PyTorch's.
 """
 from ._version import __version__
+from . import memory  # keeps freed array memory for reuse (see tensorgrad.memory)
 from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import (
     Tensor, arange, eye, from_numpy, full, full_like, manual_seed, ones, ones_like, rand, rand_like,
@@ -30,5 +31,5 @@ __all__ = [
     "ones_like", "full_like", "rand", "randn", "rand_like", "randn_like", "arange", "eye",
     "manual_seed", "detect_anomaly", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "where",
     "maximum", "minimum", "concatenate", "stack", "gradcheck", "GradcheckResult", "nn", "optim",
-    "data", "trace", "Trace", "draw", "render", "compare_grads", "GradReport", "ActivationSite",
+    "data", "memory", "trace", "Trace", "draw", "render", "compare_grads", "GradReport", "ActivationSite",
 ]

@@ -117,9 +117,11 @@ def gradcheck(
     for i in checked:
         tensor = args[i]
         analytic = tensor.grad if tensor.grad is not None else np.zeros_like(tensor.data)
-        numeric = np.zeros_like(tensor.data)
-        flat_data, flat_numeric = tensor.data.reshape(-1), numeric.reshape(-1)
-        for k in range(flat_data.size):  # one input element at a time: this is a test tool
+        numeric = np.zeros(tensor.data.shape, tensor.data.dtype)
+        # .flat writes through to the tensor whatever its memory layout (reshape(-1) of a
+        # non-contiguous array, e.g. a conv's channels-last output, would perturb a copy)
+        flat_data, flat_numeric = tensor.data.flat, numeric.reshape(-1)
+        for k in range(numeric.size):  # one input element at a time: this is a test tool
             original = flat_data[k]
             flat_data[k] = original + eps
             plus = objective()

@@ -47,6 +47,15 @@ def ref_pool(x, reduce, kernel, stride=None, padding=0, pad_value=0.0):
     return out
 
 
+def channels_last(a):
+    """The same (N, C, H, W) values stored channels-last, as a conv's output is."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+# max pooling has its own path for channels-last input, so its tests run on both layouts
+LAYOUTS = {"nchw": lambda a: a, "nhwc": channels_last}
+
+
 def distinct(shape, seed=0):
     """Values at least 0.01 apart (no ties, so max pooling is differentiable at them)."""
     size = int(np.prod(shape))
@@ -79,6 +88,8 @@ POOL_CASES = [
     ((2, 2, 7, 6), 3, 2, 1),
     ((1, 2, 7, 5), (3, 2), (2, 1), (1, 0)),
     ((2, 2, 5, 5), 2, None, 0),  # the last row/column falls outside every window
+    ((2, 3, 6, 4), (2, 1), None, 0),
+    ((2, 3, 3, 4), (1, 2), None, 0),
 ]
 POOL_IDS = [f"x{c[0]}-k{c[1]}-s{c[2]}-p{c[3]}" for c in POOL_CASES]
 
@@ -92,9 +103,10 @@ def test_conv2d_forward_matches_loop_reference(x_shape, w_shape, bias, stride, p
     np.testing.assert_allclose(out.data, ref_conv2d(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("x_shape, kernel, stride, padding", POOL_CASES, ids=POOL_IDS)
-def test_pooling_forward_matches_loop_reference(x_shape, kernel, stride, padding):
-    x = RNG.standard_normal(x_shape)
+def test_pooling_forward_matches_loop_reference(x_shape, kernel, stride, padding, layout):
+    x = LAYOUTS[layout](RNG.standard_normal(x_shape))
     np.testing.assert_array_equal(max_pool2d(x, kernel, stride, padding).data,
                                   ref_pool(x, np.max, kernel, stride, padding, -np.inf))
     np.testing.assert_allclose(avg_pool2d(x, kernel, stride, padding).data,
@@ -136,9 +148,10 @@ def test_conv2d_gradcheck(x_shape, w_shape, bias, stride, padding):
         assert tg.gradcheck(lambda x, w: conv2d(x, w, stride=stride, padding=padding), [x, w])
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("x_shape, kernel, stride, padding", POOL_CASES, ids=POOL_IDS)
-def test_max_pool2d_gradcheck(x_shape, kernel, stride, padding):
-    x = tg.tensor(distinct(x_shape), requires_grad=True)
+def test_max_pool2d_gradcheck(x_shape, kernel, stride, padding, layout):
+    x = tg.tensor(LAYOUTS[layout](distinct(x_shape)), requires_grad=True)
     assert tg.gradcheck(lambda t: max_pool2d(t, kernel, stride, padding), [x])
 
 
@@ -161,17 +174,34 @@ def test_small_cnn_gradcheck():
     assert tg.gradcheck(net, [x, w1, b1, w2])
 
 
-def test_max_pool2d_sends_a_tied_windows_gradient_to_its_first_max_only():
-    x = tg.tensor(np.zeros((1, 1, 4, 4)), requires_grad=True)  # every window is a tie (as after relu)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_max_pool2d_sends_a_tied_windows_gradient_to_its_first_max_only(layout):
+    x = tg.tensor(LAYOUTS[layout](np.zeros((1, 2, 4, 4))), requires_grad=True)  # all ties, as after relu
     max_pool2d(x, 2).sum().backward()
     expected = np.zeros((4, 4))
     expected[::2, ::2] = 1.0  # the top-left element of each 2x2 window
     np.testing.assert_array_equal(x.grad[0, 0], expected)
+    np.testing.assert_array_equal(x.grad[0, 1], expected)
+    x = tg.tensor(LAYOUTS[layout](np.array([[[[0.0, 2.0], [2.0, 1.0]]], [[[5.0, 1.0], [1.0, 5.0]]]])),
+                  requires_grad=True)
+    max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.reshape(2, 4), [[0, 1, 0, 0], [1, 0, 0, 0]])
 
     x = tg.tensor(np.array([[[[1.0, 3.0, 3.0], [0.0, 3.0, 2.0], [3.0, 1.0, 0.0]]]]), requires_grad=True)
     max_pool2d(x, 2, stride=1).sum().backward()  # overlapping: all four windows have max 3
     expected = np.array([[0.0, 2.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 0.0]])  # first in row-major order
     np.testing.assert_array_equal(x.grad[0, 0], expected)
+
+
+def test_conv_output_is_channels_last_and_max_pooling_takes_the_tiled_path():
+    x = tg.tensor(RNG.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w = tg.tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    h = conv2d(x, w)
+    assert conv_ops._is_channels_last(h.data) and not conv_ops._is_channels_last(x.data)
+    y = max_pool2d(h.relu(), 2)
+    assert y.grad_fn.tiles
+    np.testing.assert_array_equal(y.data, ref_pool(np.maximum(h.data, 0), np.max, 2))
+    assert tg.gradcheck(lambda x, w: max_pool2d(conv2d(x, w), 2), [x, w])
 
 
 def test_conv2d_gradient_values_by_hand():

@@ -71,11 +71,14 @@ def test_conv2d_configurations_match_torch(stride, padding, w_shape):
 
 @pytest.mark.parametrize("kernel, stride, padding", [(2, None, 0), (3, 2, 0), (2, 1, 0), (3, 2, 1), ((3, 2), (1, 2), (1, 1))])
 @pytest.mark.parametrize("ties", [False, True])
-def test_pooling_matches_torch(kernel, stride, padding, ties):
+@pytest.mark.parametrize("channels_last", [False, True])  # channels-last max pooling has its own path
+def test_pooling_matches_torch(kernel, stride, padding, ties, channels_last):
     rng = np.random.default_rng(3)
     data = rng.standard_normal((2, 3, 9, 8))
     if ties:  # many equal values, as after a relu: max pooling must pick the same (first) maximum
         data = np.maximum(np.round(data), 0)
+    if channels_last:
+        data = np.ascontiguousarray(data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     for ours_fn, torch_fn in ((max_pool2d, F.max_pool2d), (avg_pool2d, F.avg_pool2d)):
         (x,), (tx,) = _ours_and_torch([data])
         y = ours_fn(x, kernel, stride, padding)

@@ -42,6 +42,14 @@ def test_names_the_input_and_worst_element_when_wrong():
     assert result.inputs[0].rel_error == pytest.approx(0.5)
 
 
+def test_perturbs_inputs_in_place_whatever_their_memory_layout():
+    data = np.random.default_rng(1).standard_normal((4, 3)).T  # Fortran-ordered: not C-contiguous
+    x = tg.tensor(data, requires_grad=True)
+    assert not x.data.flags.c_contiguous
+    assert tg.gradcheck(lambda t: (t * t * t).sum(), [x])
+    assert not tg.gradcheck(lambda t: WrongSquare.apply(t).sum(), [x])  # a numeric 0 would not say so
+
+
 def test_runs_in_float64_whatever_the_input_dtype():
     x = tg.tensor(np.array([0.3, 0.7], dtype=np.float32), requires_grad=True)
     seen = []

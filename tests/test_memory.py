@@ -1,0 +1,32 @@
+"""tensorgrad.memory: glibc's malloc is told to keep freed memory, unless the user opts out."""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from tensorgrad import memory
+
+GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+
+
+def _settings_in_a_fresh_process(**env: str) -> str:
+    code = "import tensorgrad; print(tensorgrad.memory.settings())"
+    return subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, text=True,
+                          capture_output=True, check=True).stdout.strip()
+
+
+@pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
+def test_importing_tensorgrad_applies_the_settings_and_the_variable_turns_them_off():
+    assert _settings_in_a_fresh_process() == str({"mmap_threshold": 32 * 2**20, "trim_threshold": 2**30})
+    assert _settings_in_a_fresh_process(TENSORGRAD_KEEP_FREED_MEMORY="0") == "None"
+
+
+@pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
+def test_keep_freed_memory_reports_what_glibc_accepted():
+    assert memory.keep_freed_memory(8 * 2**20, 2**29) is True
+    assert memory.settings() == {"mmap_threshold": 8 * 2**20, "trim_threshold": 2**29}
+    assert memory.keep_freed_memory() is True  # back to the defaults for the other tests
