@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")
 
 
 # ------------------------------------------------------------------------------ environment
@@ -71,6 +71,7 @@ def environment(torch: Any = None) -> dict[str, Any]:
         "tensorgrad": tensorgrad.__version__,
         "torch": None if torch is None else torch.__version__,
         "torch_threads": None if torch is None else torch.get_num_threads(),
+        "tensorgrad_malloc": tensorgrad.memory.settings(),
     }
 
 

@@ -149,6 +149,12 @@ class Tensor:
             _check_can_require_grad(self.data.dtype)
         self._requires_grad = bool(value)
 
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place and return this tensor (PyTorch's spelling), e.g.
+        ``w = tg.randn(3, 4).requires_grad_()``."""
+        self.requires_grad = requires_grad
+        return self
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.data.shape

@@ -124,3 +124,14 @@ def test_shape_helpers():
     assert x.flatten(0, 1).shape == (6, 4)
     assert x.argmax(axis=-1).tolist() == [[3, 3, 3], [3, 3, 3]]
     assert x.ndim == 3 and x.size == 24
+
+
+def test_requires_grad_underscore_sets_the_flag_and_returns_the_tensor():
+    w = tg.randn(3, 4)
+    assert not w.requires_grad
+    assert w.requires_grad_() is w and w.requires_grad
+    (w * w).sum().backward()
+    np.testing.assert_allclose(w.grad, 2 * w.data)
+    assert not w.requires_grad_(False).requires_grad
+    with pytest.raises(TypeError, match="int64"):
+        tg.tensor(np.arange(3)).requires_grad_()

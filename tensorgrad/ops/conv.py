@@ -5,14 +5,22 @@ Notation in the formulas: ``g`` is the gradient arriving from the output, ``x`` 
 
 How the convolution is computed (im2col): ``sliding_window_view`` gives every kh×kw window of the
 image as a strided view (no copy); one copy lays the windows out as a matrix of "patches" with one
-column per output pixel and one row per (channel, kernel row, kernel column); then the whole
-convolution is one matrix product ``w (O, C·kh·kw) @ patches``. Backward is two more products:
-``∂w = g @ patchesᵀ`` and ``∂patches = wᵀ @ g``, and the patch gradients are added back onto the
+row per output pixel and one column per (kernel row, kernel column, channel); then the whole
+convolution is one matrix product ``patches @ w (kh·kw·C, O)``. Backward is two more products:
+``∂w = patchesᵀ @ g`` and ``∂patches = g @ wᵀ``, and the patch gradients are added back onto the
 image (col2im) with one strided add per kernel offset (9 for a 3×3 kernel) -- never a Python loop
-over output pixels (for stride 1, one contiguous add per offset on the flattened image).
+over output pixels.
 
-Speed: the batch is processed in chunks of a few images, so the patch matrix (C·kh·kw times
-larger than the image) is a few MB that stays in the CPU cache and is reused from chunk to chunk,
+Layout: arrays have PyTorch's (N, C, H, W) shape, but a convolution stores its output
+channels-last, (N, H, W, C) in memory, and returns it as a transposed view. That is the layout
+the patch matrix wants (a window's channels are contiguous), the product writes it directly, and
+it flows on: a ReLU keeps its input's layout, max pooling has a path for it, and the next
+convolution's patches are then read from contiguous rows. Shapes, values and gradients are the
+same whatever the layout; only the speed differs (measured on the CNN of document 003, batch 128:
+forward and backward of the second conv and the pooling ~25% faster than with (N, C, H, W)).
+
+Speed: the batch is processed in chunks of a few images, so the patch matrix (kh·kw times larger
+than the image) is a few MB that stays in the CPU cache and is reused from chunk to chunk,
 instead of one array of ~85 MB per layer that is paged in afresh at every step. Backward rebuilds
 each chunk's patches rather than keeping them from forward, for the same reason.
 
