@@ -33,6 +33,20 @@ def test_in_place_change_of_a_saved_output_is_caught():
         y.sum().backward()
 
 
+@pytest.mark.parametrize("op", ["conv2d", "max_pool2d"])
+def test_in_place_change_of_an_image_a_conv_or_pooling_saved_is_caught(op):
+    # conv2d keeps a channels-last view of its input and max pooling of a conv's output keeps that
+    # output: both must still count as having saved the tensor's array
+    x = tg.tensor(np.random.default_rng(0).standard_normal((2, 2, 6, 6)), requires_grad=True)
+    w = tg.tensor(np.ones((2, 2, 3, 3)), requires_grad=True)
+    image = x if op == "conv2d" else tg.nn.functional.conv2d(x, w)
+    out = tg.nn.functional.conv2d(image, w) if op == "conv2d" else tg.nn.functional.max_pool2d(image, 2)
+    with tg.no_grad():
+        image *= 2
+    with pytest.raises(RuntimeError, match=f"op '{op}' saved for backward was changed in place"):
+        out.sum().backward()
+
+
 def test_in_place_change_of_an_unsaved_input_is_allowed_and_correct():
     x = tg.tensor([0.5, 1.0], requires_grad=True)
     y = x + 1  # add saves nothing: changing x afterwards does not change d y / d x

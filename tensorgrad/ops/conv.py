@@ -199,13 +199,13 @@ class Conv2d(Function):
             y = np.matmul(patches, kernel, out=out[s:s + n].reshape(n * L, O))  # (n·L, K) @ (K, O)
             if bias is not None:
                 y += bias  # while the chunk is still in cache
-        self.save(xt, kernel)
+        self.save(xt, kernel, x)  # x too (xt may be a view of it): the version counter watches x
         self.geometry = (x.shape, x.dtype, weight.shape, weight.dtype,
                          bias.dtype if bias is not None else None, (sh, sw), (ph, pw), dtype, step)
         return out.transpose(0, 3, 1, 2)  # (N, O, OH, OW), channels-last in memory
 
     def backward(self, g):
-        xt, kernel = self.saved
+        xt, kernel, _ = self.saved
         x_shape, x_dtype, w_shape, w_dtype, b_dtype, (sh, sw), (ph, pw), dtype, step = self.geometry
         need_x, need_w = self.needs_input_grad[:2]
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
