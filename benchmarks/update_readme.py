@@ -1,0 +1,89 @@
+"""Write the latest benchmark results into README.md, between its marker comments.
+
+    python benchmarks/update_readme.py
+
+Reads benchmarks/results/accuracy.json (from accuracy.py) and benchmarks/results/speed-latest.json
+(from speed.py) and replaces the text between ``<!-- accuracy-table -->`` / ``<!-- /accuracy-table -->``
+and ``<!-- speed-tables -->`` / ``<!-- /speed-tables -->``. The speed tables are printed by
+speed.py's own functions, so the README shows exactly what the run printed.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import speed  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+
+RECIPE_ORDER = ["doc000", "doc001", "doc002", "doc003-binary", "doc003-lbfgs", "doc003-cnn", "doc004",
+                "best-mlp", "best-cnn"]
+DOCUMENT_REPORTS = {"doc000": "losses only", "doc001": "0.859 (val)", "doc002": "0.79",
+                    "doc003-binary": "95% (train)", "doc003-lbfgs": "0.20", "doc003-cnn": "0.625",
+                    "doc004": "97.08%"}
+
+
+def accuracy_table(runs: dict) -> str:
+    rows = ["| recipe | dataset | test accuracy | target | document | s/epoch |", "|---|---|---|---|---|---|"]
+    for dataset in ("mnist", "fashion-mnist"):
+        for name in RECIPE_ORDER:
+            run = runs.get(f"{name}/{dataset}")
+            if not run:
+                continue
+            on_val = run["target_metric"] == "val_accuracy"
+            accuracy = run["val_accuracy"] if on_val else run["test_accuracy"]
+            target = "" if run["target"] is None else f"≥ {run['target']:.3g} {'✓' if run['passed'] else '✗'}"
+            document = DOCUMENT_REPORTS.get(name, "") if dataset == "mnist" else ""
+            rows.append(f"| `{name}` | {dataset} | {accuracy:.4f}{' (its 100)' if on_val else ''} | {target} "
+                        f"| {document} | {run['seconds_per_epoch']:.2f} |")
+    return "\n".join(rows)
+
+
+def speed_tables(result: dict) -> str:
+    env = result["environment"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        quick = result.get("quick", False)
+        if "workloads" in result:
+            speed.print_workloads(result["workloads"], quick)
+        if "inference" in result:
+            speed.print_inference(result["inference"], quick)
+        if "scaling" in result:
+            speed.print_scaling(result["scaling"], quick)
+        if "memory" in result:
+            speed.print_memory(result["memory"], quick)
+    threads = f"{env['numpy_blas_threads']} BLAS threads"
+    header = (f"Measured {env['date'][:10]} on {env['cpu_model']} ({env['usable_cpus']} CPUs, {threads}), "
+              f"numpy {env['numpy']}, torch {env['torch'] or 'not installed'}, load "
+              f"{env['load_average_1_5_15min'][0]:.2f} at the start; command `{env['command']}`.")
+    return header + "\n\n```text" + out.getvalue().rstrip() + "\n```"
+
+
+def replace_between(text: str, tag: str, body: str) -> str:
+    pattern = re.compile(rf"(<!-- {tag} -->\n).*?(\n<!-- /{tag} -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no <!-- {tag} --> ... <!-- /{tag} --> markers")
+    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+
+
+def main() -> None:
+    text = README.read_text(encoding="utf-8")
+    accuracy = RESULTS / "accuracy.json"
+    if accuracy.exists():
+        text = replace_between(text, "accuracy-table", accuracy_table(json.loads(accuracy.read_text())["runs"]))
+    latest = RESULTS / "speed-latest.json"
+    if latest.exists():
+        text = replace_between(text, "speed-tables", speed_tables(json.loads(latest.read_text())))
+    README.write_text(text, encoding="utf-8")
+    print(f"updated {README}")
+
+
+if __name__ == "__main__":
+    main()
