@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import platform
 import subprocess
 import sys
@@ -52,7 +53,8 @@ def run(recipe: str, dataset: str, data_dir: str, collect: bool = False) -> dict
         "test_accuracy": metrics["test_accuracy"],
         "val_accuracy": history["val_accuracy"][-1] if "val_accuracy" in history else None,
         "epochs": len(history["loss"]),
-        "seconds_per_epoch": sum(history["seconds"]) / len(history["seconds"]),
+        # the median: robust to an epoch slowed by other work on the machine
+        "seconds_per_epoch": statistics.median(history["seconds"]),
         "wall_seconds": wall,
         "target_metric": metric, "target": target,
     }

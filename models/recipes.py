@@ -105,17 +105,18 @@ register(Recipe(
 ))
 register(Recipe(
     name="doc003-cnn", document="003",
-    summary="Conv32-Conv64-MaxPool-Dropout0.25-Dense128-Dropout0.5-Dense10, Adadelta lr 1.0 + StepLR 0.9, batch 128",
+    summary="Conv32-Conv64-MaxPool-Dropout0.25-Dense128-Dropout0.5-Dense10, Adadelta lr 1.0 + StepLR 0.9, batch 128, 15 epochs",
     build=lambda: DocumentCNN(init="glorot"), images=True,
-    epochs=12, batch_size=128, optimizer="adadelta", lr=1.0, val_size=0.1,
+    epochs=15, batch_size=128, optimizer="adadelta", lr=1.0, val_size=0.1,
     optimizer_options={"rho": 0.95, "eps": 1e-7},
     scheduler=("step", {"step_size": 1, "gamma": 0.9}),
     reported="accuracy 0.625 after 5 epochs",
     notes="The document used Keras' Adadelta default lr=0.001 (too small for 5 epochs, hence 0.625); the "
           "recipe uses lr=1.0 (Zeiler's, PyTorch's and the original Keras example's) with a StepLR decay, "
           "and keeps the rest of Keras' defaults: Glorot-uniform weights, zero biases, rho 0.95, eps 1e-7. "
-          "(Measured: PyTorch's init, rho 0.9, eps 1e-6 and StepLR 0.7 reached only 99.06% on MNIST, "
-          "91.57% on Fashion-MNIST: the learning rate decays to 0.02 before the model has converged.)",
+          "(Measured on MNIST: PyTorch's init, rho 0.9, eps 1e-6 and StepLR 0.7 for 12 epochs reached 99.06%, "
+          "91.57% on Fashion-MNIST, the learning rate having decayed to 0.02 before the model converged; "
+          "Keras' defaults with StepLR 0.9 for 12 epochs 99.12%, validation accuracy still rising.)",
 ))
 register(Recipe(
     name="doc004", document="004",
