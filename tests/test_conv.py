@@ -74,6 +74,7 @@ CONV_CASES = [
     ((2, 3, 7, 6), (4, 3, 3, 3), True, (2, 1), (1, 2)),
     ((2, 1, 6, 6), (3, 1, 3, 3), True, 1, (1, 2)),
     ((2, 1, 5, 7), (1, 1, 1, 1), False, 1, 0),
+    ((2, 1, 7, 6), (2, 1, 3, 2), True, (2, 1), 1),  # one channel (its own im2col), strided
     ((2, 2, 8, 8), (3, 2, 5, 5), True, 3, 2),
     ((1, 2, 4, 4), (2, 2, 4, 4), True, 1, 0),  # the kernel covers the whole image
 ]

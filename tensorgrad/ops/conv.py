@@ -106,8 +106,17 @@ def _im2col(xt: np.ndarray, kh: int, kw: int, sh: int, sw: int, OH: int, OW: int
     as a strided view; this is the one copy.
     """
     n, C = xt.shape[0], xt.shape[3]
+    patches = out.reshape(n, OH, OW, kh, kw, C)
+    if C == 1:
+        # One channel (the images themselves): the windows' rows are only kw numbers long, and
+        # one strided copy per kernel offset (whole image rows at a time) is faster (measured
+        # 0.6-0.8 ms against 2.2-3.5 ms for a batch of 128 MNIST images; slower from 3 channels).
+        for i in range(kh):
+            for j in range(kw):
+                patches[:, :, :, i, j] = xt[:, i:i + sh * (OH - 1) + 1:sh, j:j + sw * (OW - 1) + 1:sw]
+        return out
     windows = sliding_window_view(xt, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (n, OH, OW, C, kh, kw)
-    np.copyto(out.reshape(n, OH, OW, kh, kw, C), windows.transpose(0, 1, 2, 4, 5, 3))
+    np.copyto(patches, windows.transpose(0, 1, 2, 4, 5, 3))
     return out
 
 
