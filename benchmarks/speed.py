@@ -131,10 +131,12 @@ class Workload:
         return f"{self.name} {self.model.describe()}, batch {self.batch}"
 
 
+# Steps per timed block: long enough (~50-100 ms) that switching implementations, which leaves
+# the next one cold caches and sleeping threads, is a small part of each block.
 WORKLOADS = {
-    "W1": Workload("W1", MLPSpec((784, 128, 10), "relu"), batch=128, steps=20, rounds=30, target=1.15),
-    "W2": Workload("W2", MLPSpec((784, 128, 10), "relu"), batch=1, steps=200, rounds=30, target=2.0),
-    "W3": Workload("W3", MLPSpec((784, 512, 10), "sigmoid"), batch=128, steps=20, rounds=30, target=1.10),
+    "W1": Workload("W1", MLPSpec((784, 128, 10), "relu"), batch=128, steps=100, rounds=30, target=1.15),
+    "W2": Workload("W2", MLPSpec((784, 128, 10), "relu"), batch=1, steps=1000, rounds=30, target=2.0),
+    "W3": Workload("W3", MLPSpec((784, 512, 10), "sigmoid"), batch=128, steps=50, rounds=30, target=1.10),
     "W4": Workload("W4", CNNSpec(), batch=128, steps=1, rounds=10, target=1.0, stretch=1.0),
 }
 INFERENCE_TARGET = 1.1
