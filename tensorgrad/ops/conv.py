@@ -16,8 +16,9 @@ channels-last, (N, H, W, C) in memory, and returns it as a transposed view. That
 the patch matrix wants (a window's channels are contiguous), the product writes it directly, and
 it flows on: a ReLU keeps its input's layout, max pooling has a path for it, and the next
 convolution's patches are then read from contiguous rows. Shapes, values and gradients are the
-same whatever the layout; only the speed differs (measured on the CNN of document 003, batch 128:
-forward and backward of the second conv and the pooling ~25% faster than with (N, C, H, W)).
+same whatever the layout; only the speed differs (measured on document 003's conv-ReLU-conv-ReLU-
+maxpool stack, batch 128, forward + backward: 294-314 ms with (N, C, H, W) arrays, 203-215 ms
+channels-last).
 
 Speed: the batch is processed in chunks of a few images, so the patch matrix (kh·kw times larger
 than the image) is a few MB that stays in the CPU cache and is reused from chunk to chunk,
