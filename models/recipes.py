@@ -116,7 +116,7 @@ register(Recipe(
           "and keeps the rest of Keras' defaults: Glorot-uniform weights, zero biases, rho 0.95, eps 1e-7. "
           "(Measured on MNIST: PyTorch's init, rho 0.9, eps 1e-6 and StepLR 0.7 for 12 epochs reached 99.06%, "
           "91.57% on Fashion-MNIST, the learning rate having decayed to 0.02 before the model converged; "
-          "Keras' defaults with StepLR 0.9 for 12 epochs 99.12%, validation accuracy still rising.)",
+          "Keras' defaults with StepLR 0.9 for 12 epochs 99.12%, for 15 epochs 99.14%; Fashion-MNIST 92.34%.)",
 ))
 register(Recipe(
     name="doc004", document="004",
