@@ -67,10 +67,10 @@ def speed_tables(result: dict) -> str:
 
 
 def replace_between(text: str, tag: str, body: str) -> str:
-    pattern = re.compile(rf"(<!-- {tag} -->\n).*?(\n<!-- /{tag} -->)", re.S)
+    pattern = re.compile(rf"(<!-- {tag} -->)\n.*?(<!-- /{tag} -->)", re.S)
     if not pattern.search(text):
         raise SystemExit(f"README.md has no <!-- {tag} --> ... <!-- /{tag} --> markers")
-    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+    return pattern.sub(lambda m: m.group(1) + "\n" + body + "\n" + m.group(2), text)
 
 
 def main() -> None:

@@ -32,3 +32,5 @@ def test_replace_between_rewrites_only_the_marked_part_and_needs_the_markers():
     assert update_readme.replace_between(text, "t", "new") == "a\n<!-- t -->\nnew\n<!-- /t -->\nb"
     with pytest.raises(SystemExit, match="no <!-- u -->"):
         update_readme.replace_between(text, "u", "new")
+    empty = "<!-- t -->\n<!-- /t -->"  # nothing between the markers yet
+    assert update_readme.replace_between(empty, "t", "new") == "<!-- t -->\nnew\n<!-- /t -->"
