@@ -18,29 +18,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import speed  # noqa: E402
+from tensorgrad.models.recipes import RECIPES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 README = ROOT / "README.md"
 
-RECIPE_ORDER = ["doc000", "doc001", "doc002", "doc003-binary", "doc003-lbfgs", "doc003-cnn", "doc004",
-                "best-mlp", "best-cnn"]
-DOCUMENT_REPORTS = {"doc000": "losses only", "doc001": "0.859 (val)", "doc002": "0.79",
-                    "doc003-binary": "95% (train)", "doc003-lbfgs": "0.20", "doc003-cnn": "0.625",
-                    "doc004": "97.08%"}
-
 
 def accuracy_table(runs: dict) -> str:
-    rows = ["| recipe | dataset | test accuracy | target | document | s/epoch |", "|---|---|---|---|---|---|"]
+    rows = ["| recipe | dataset | test accuracy | target | document reports | s/epoch |", "|---|---|---|---|---|---|"]
     for dataset in ("mnist", "fashion-mnist"):
-        for name in RECIPE_ORDER:
+        for name, recipe in RECIPES.items():  # in the order the recipes are registered
             run = runs.get(f"{name}/{dataset}")
             if not run:
                 continue
             on_val = run["target_metric"] == "val_accuracy"
             accuracy = run["val_accuracy"] if on_val else run["test_accuracy"]
             target = "" if run["target"] is None else f"≥ {run['target']:.3g} {'✓' if run['passed'] else '✗'}"
-            document = DOCUMENT_REPORTS.get(name, "") if dataset == "mnist" else ""
+            document = recipe.reported if dataset == "mnist" else ""
             rows.append(f"| `{name}` | {dataset} | {accuracy:.4f}{' (its 100)' if on_val else ''} | {target} "
                         f"| {document} | {run['seconds_per_epoch']:.2f} |")
     return "\n".join(rows)

@@ -172,13 +172,21 @@ def _wrap_inputs(inputs: tuple, Tensor: type) -> tuple:
     return tuple(x if isinstance(x, Tensor) else Tensor._constant(x, like) for x in inputs)
 
 
+def _memory_owner(array: Any) -> Any:
+    """The array that owns ``array``'s memory (itself, or the base a view was taken from)."""
+    base = getattr(array, "base", None)
+    return array if base is None else base
+
+
 def _saved_versions(saved: tuple, inputs: tuple, output) -> tuple:
-    """The tensors whose very arrays ``saved`` holds, with their current versions."""
+    """The tensors whose arrays ``saved`` holds -- the very array or a view of its memory, such as
+    the channels-last transpose conv2d keeps -- with their current versions."""
+    owners = [_memory_owner(s) for s in saved if isinstance(s, np.ndarray)]
     found = []
     for t in inputs + (output,):  # plain loops: this runs for every recorded op
-        data = t.data
-        for s in saved:
-            if s is data:
+        owner = _memory_owner(t.data)
+        for o in owners:
+            if o is owner:
                 found.append((t, t._version))
                 break
     return tuple(found)
