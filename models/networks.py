@@ -1,9 +1,9 @@
 """The documents' networks as ``tg.nn`` modules."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Sequence
 
-import tensorgrad as tg
 from tensorgrad import nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU}
@@ -55,29 +55,25 @@ def initialise_layers(model: nn.Module, init: str) -> None:
                 nn.init.zeros_(layer.bias)
 
 
-class DocumentCNN(nn.Module):
+class DocumentCNN(nn.Sequential):
     """Document 003's Keras CNN: Conv(32, 3×3) ReLU → Conv(64, 3×3) ReLU → MaxPool 2×2 →
     Dropout 0.25 → Flatten → Dense 128 ReLU → Dropout 0.5 → Dense 10 (logits).
+
     Input (N, 1, 28, 28); 1,199,882 parameters, as the document's summary. ``init`` as for MLP
-    ("glorot" is Keras', the document's framework)."""
+    ("glorot" is Keras', the document's framework). A Sequential with named layers (conv1, relu1,
+    ...), so each layer and its ReLU run as one fused node, as Keras' ``activation='relu'``."""
 
     def __init__(self, conv_channels: tuple[int, int] = (32, 64), hidden: int = 128, dropout: bool = True,
                  init: str = "pytorch") -> None:
-        super().__init__()
         c1, c2 = conv_channels
-        self.conv1 = nn.Conv2d(1, c1, 3)
-        self.conv2 = nn.Conv2d(c1, c2, 3)
-        self.pool = nn.MaxPool2d(2)
-        self.dropout1 = nn.Dropout(0.25 if dropout else 0.0)
-        self.flatten = nn.Flatten()
-        self.fc1 = nn.Linear(c2 * 12 * 12, hidden)
-        self.dropout2 = nn.Dropout(0.5 if dropout else 0.0)
-        self.fc2 = nn.Linear(hidden, 10)
+        super().__init__(OrderedDict([
+            ("conv1", nn.Conv2d(1, c1, 3)), ("relu1", nn.ReLU()),
+            ("conv2", nn.Conv2d(c1, c2, 3)), ("relu2", nn.ReLU()),
+            ("pool", nn.MaxPool2d(2)),
+            ("dropout1", nn.Dropout(0.25 if dropout else 0.0)),
+            ("flatten", nn.Flatten()),
+            ("fc1", nn.Linear(c2 * 12 * 12, hidden)), ("relu3", nn.ReLU()),
+            ("dropout2", nn.Dropout(0.5 if dropout else 0.0)),
+            ("fc2", nn.Linear(hidden, 10)),
+        ]))
         initialise_layers(self, init)
-
-    def forward(self, x: tg.Tensor) -> tg.Tensor:
-        x = self.conv1(x).relu()
-        x = self.conv2(x).relu()
-        x = self.dropout1(self.pool(x))
-        x = self.fc1(self.flatten(x)).relu()
-        return self.fc2(self.dropout2(x))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import operator
 import time
 from typing import Any, Callable, Iterator
 
@@ -108,9 +109,9 @@ class Function:
 
     inputs: tuple  # the input Tensors, in order (constants included, with requires_grad False)
     needs_input_grad: tuple[bool, ...]
-    saved: tuple | None
+    input_versions: tuple[int, ...] = ()  # each input's version when forward ran
+    saved: tuple | None = None
     freed: bool = False
-    saved_versions: tuple = ()  # (tensor, version) for each tensor whose array the op saved
     created_at: str = ""  # the user's line that made this op's output (anomaly mode only)
     output_ref: Any = None  # weakref to the output Tensor (no reference cycle): names for trace/draw
 
@@ -127,74 +128,77 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **options: Any):
         """Run the op on Tensors / arrays / numbers and return a Tensor, recording it if needed."""
-        Tensor = _tensor_module.Tensor
-        tensors = inputs
+        # This runs for every op: plain loops and C-level map() keep its Python cost low.
         for x in inputs:
-            if not isinstance(x, Tensor):
-                tensors = _wrap_inputs(inputs, Tensor)
+            if not isinstance(x, _Tensor):
+                inputs = _wrap_inputs(inputs)
                 break
-        node = cls.__new__(cls)
-        node.saved = None
+        node = _new_object(cls)
         try:
-            out = node.forward(*[t.data for t in tensors], **options)
+            out = node.forward(*map(_get_data, inputs), **options)
         except (ValueError, TypeError, IndexError) as err:
             if str(err).startswith(cls.name + ":"):
                 raise  # already a message of ours
-            detail = ", ".join(f"{t.shape} {t.dtype}" for t in tensors)
+            detail = ", ".join(f"{t.shape} {t.dtype}" for t in inputs)
             raise type(err)(f"{cls.name}: cannot apply to inputs of shapes/dtypes [{detail}]: {err}") from None
         if _anomaly_mode:
             _check_finite(node, "forward output", out)
         if _grad_enabled:
-            for t in tensors:
-                if t.requires_grad:
-                    node.inputs = tensors
-                    node.needs_input_grad = tuple(t.requires_grad for t in tensors)
-                    result = Tensor._from_op(out, node)
-                    if node.saved:
-                        node.saved_versions = _saved_versions(node.saved, tensors, result)
-                    if _anomaly_mode:
-                        node.created_at = _user_line()
-                    return result
-        return Tensor._from_op(out, None)
+            needs = tuple(map(_get_requires_grad, inputs))
+            if True in needs:
+                node.inputs = inputs
+                node.needs_input_grad = needs
+                # the versions the inputs had when the op saw them (see _check_versions)
+                node.input_versions = tuple(map(_get_version, inputs))
+                if _anomaly_mode:
+                    node.created_at = _user_line()
+                return _Tensor._from_op(out, node)
+        return _Tensor._from_op(out, None)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} backward>"
 
 
-def _wrap_inputs(inputs: tuple, Tensor: type) -> tuple:
+def _wrap_inputs(inputs: tuple) -> tuple:
     """Turn op inputs that are ndarrays or Python numbers into constant Tensors (no grad).
 
     A Python number takes the dtype NumPy gives it beside the op's array inputs, so that
     ``x * 0.5`` stays float32 for a float32 ``x`` and float64 for a float64 ``x``.
     """
-    like = next((x.data if isinstance(x, Tensor) else x for x in inputs
-                 if isinstance(x, (Tensor, np.ndarray))), None)
-    return tuple(x if isinstance(x, Tensor) else Tensor._constant(x, like) for x in inputs)
+    like = None
+    for x in inputs:
+        if isinstance(x, _Tensor):
+            like = x.data
+            break
+        if isinstance(x, np.ndarray):
+            like = x
+            break
+    return tuple([x if isinstance(x, _Tensor) else _Tensor._constant(x, like) for x in inputs])
 
 
-def _memory_owner(array: Any) -> Any:
-    """The array that owns ``array``'s memory (itself, or the base a view was taken from)."""
-    base = getattr(array, "base", None)
-    return array if base is None else base
-
-
-def _saved_versions(saved: tuple, inputs: tuple, output) -> tuple:
-    """The tensors whose arrays ``saved`` holds -- the very array or a view of its memory, such as
-    the channels-last transpose conv2d keeps -- with their current versions."""
-    owners = [_memory_owner(s) for s in saved if isinstance(s, np.ndarray)]
-    found = []
-    for t in inputs + (output,):  # plain loops: this runs for every recorded op
-        owner = _memory_owner(t.data)
-        for o in owners:
-            if o is owner:
-                found.append((t, t._version))
-                break
-    return tuple(found)
+def _shares_memory_with(saved: tuple, array: np.ndarray) -> bool:
+    """Whether one of the ``saved`` arrays is ``array`` or a view of the same memory (such as the
+    channels-last transpose that conv2d keeps of its input)."""
+    owner = array if array.base is None else array.base
+    for s in saved:
+        if isinstance(s, np.ndarray) and (s is owner or s.base is owner):
+            return True
+    return False
 
 
 def _check_versions(node: Function) -> None:
-    for tensor, version in node.saved_versions:
-        if tensor._version != version:
+    """Refuse to run ``node.backward`` if an array it saved was changed in place since forward.
+
+    Forward only records the inputs' version numbers (an output starts at version 0); which
+    tensors' memory the op saved is worked out here, and only when a version has moved."""
+    output = node.output_ref() if node.output_ref is not None else None
+    if tuple(map(_get_version, node.inputs)) == node.input_versions and (output is None or not output._version):
+        return  # nothing changed: the common case, checked at C speed
+    watched = list(zip(node.inputs, node.input_versions))
+    if output is not None:
+        watched.append((output, 0))
+    for tensor, version in watched:
+        if tensor._version != version and _shares_memory_with(node.saved, tensor.data):
             name = f" '{tensor.name}'" if tensor.name else ""
             raise RuntimeError(
                 f"backward: a tensor{name} of shape {tensor.shape} that op '{node.name}' saved for backward "
@@ -311,7 +315,7 @@ def backward_graph(root, grad: np.ndarray, retain_graph: bool = False) -> None:
         if grad_out is not None:
             if node.freed:
                 raise _freed_error(node)
-            if node.saved_versions:
+            if node.saved:
                 _check_versions(node)
             started = time.perf_counter() if observer is not None else 0.0
             grads_in = node.backward(grad_out)
@@ -322,22 +326,21 @@ def backward_graph(root, grad: np.ndarray, retain_graph: bool = False) -> None:
                 observer(node, grad_out, grads_in, time.perf_counter() - started)
             if not retain_graph:
                 node.saved = None
-                node.saved_versions = ()
                 node.freed = True
-        for position, t in enumerate(node.inputs):
+        if grads_in is None:  # the node got no gradient: its inputs get none from it either
+            grads_in = (None,) * len(node.inputs)
+        for t, g in zip(node.inputs, grads_in):
             parent = t.grad_fn
-            g = grads_in[position] if grads_in is not None else None
             if parent is None:
-                if g is not None and t.requires_grad:
+                if g is not None and t._requires_grad:
                     _accumulate_leaf(t, g, handed_out)
                 continue
             if g is not None:
-                if parent in pending:
-                    pending[parent] = pending[parent] + g
-                else:
-                    pending[parent] = g
-            consumers[parent] -= 1
-            if consumers[parent] == 0:
+                earlier = pending.get(parent)
+                pending[parent] = g if earlier is None else earlier + g
+            remaining = consumers[parent] - 1
+            consumers[parent] = remaining
+            if not remaining:
                 ready.append(parent)
 
 
@@ -354,4 +357,8 @@ def observe_backward(observer: Callable[..., None]) -> Iterator[None]:
 
 # Looked up last: Tensor's methods use this module, and this module builds Tensors in apply().
 # (By module path: the package attribute `tensorgrad.tensor` is the tg.tensor() function.)
-_tensor_module = importlib.import_module(__package__ + ".tensor")
+_Tensor = importlib.import_module(__package__ + ".tensor").Tensor
+_new_object = object.__new__
+_get_data = operator.attrgetter("data")
+_get_requires_grad = operator.attrgetter("_requires_grad")
+_get_version = operator.attrgetter("_version")

@@ -96,11 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--recipe", default="doc004")
     graph.add_argument("-o", "--output", required=True, help="output file: .svg, .png or .dot")
     graph.add_argument("--collapse", action="store_true", help="fold each module into one node")
+    graph.add_argument("--fused", action="store_true", help=FUSED_HELP)
 
     trace = commands.add_parser("trace", help="print the backward trace of one training step of a recipe")
     trace.add_argument("--recipe", default="doc004")
     trace.add_argument("--batch-size", type=_positive_int, default=None)
     trace.add_argument("--markdown", action="store_true")
+    trace.add_argument("--fused", action="store_true", help=FUSED_HELP)
     return parser
 
 
@@ -258,8 +260,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _one_step_graph(recipe_name: str, batch_size: int | None):
+FUSED_HELP = ("show the graph as training runs it, a layer and its activation in one node "
+              "(linear+relu); by default each op is its own node")
+
+
+def _one_step_graph(recipe_name: str, batch_size: int | None, fused: bool = False):
     """A recipe's model, and its loss on one batch of the embedded sample (for graph and trace)."""
+    from tensorgrad import nn
     from tensorgrad import data as datasets
     from tensorgrad import manual_seed
     from tensorgrad.models.recipes import prepare_data
@@ -271,6 +278,9 @@ def _one_step_graph(recipe_name: str, batch_size: int | None):
     x, y = prepared.x_train[:size], prepared.y_train[:size]
     manual_seed(0)
     model = recipe.build()
+    for module in model.modules():
+        if isinstance(module, nn.Sequential):
+            module.fuse_activations = fused
     logits = model(x)
     logits.name = "logits"
     loss = default_loss(y)(logits, y)
@@ -281,7 +291,7 @@ def _one_step_graph(recipe_name: str, batch_size: int | None):
 def cmd_graph(args: argparse.Namespace) -> int:
     from tensorgrad.viz import draw, render
 
-    _, model, loss = _one_step_graph(args.recipe, None)
+    _, model, loss = _one_step_graph(args.recipe, None, args.fused)
     graph = draw(loss, params=model, collapse="module" if args.collapse else None, rankdir="TB")
     try:
         path = render(graph, args.output)
@@ -294,7 +304,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_trace(args: argparse.Namespace) -> int:
     from tensorgrad.trace import trace
 
-    recipe, model, loss = _one_step_graph(args.recipe, args.batch_size)
+    recipe, model, loss = _one_step_graph(args.recipe, args.batch_size, args.fused)
     with trace(params=model) as tr:
         loss.backward()
     print(f"backward pass of one step of {recipe.name}: {recipe.summary}")

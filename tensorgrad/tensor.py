@@ -258,7 +258,7 @@ class Tensor:
                     f"backward: grad can be omitted only for a one-element output (a loss), this "
                     f"tensor has shape {self.shape}; pass backward(grad=...) of that shape"
                 )
-            grad_array = np.ones(self.shape, dtype=self.dtype)
+            grad_array = np.ones_like(self.data)
         else:
             grad_array = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad_array.shape != self.shape:

@@ -132,6 +132,17 @@ def test_trace_keep_all_and_parameter_names_from_a_module():
         loss.backward()
     assert {"0.weight", "0.bias", "2.weight", "2.bias"} <= set(tr.grads)
     np.testing.assert_allclose(tr.grads["0.weight"], model[0].weight.grad)
+    assert [s.op for s in tr.steps] == ["cross_entropy", "linear", "linear+relu"]  # Sequential fuses
+    assert tr.steps[2].formula.startswith("relu: ∂a = g·[a > 0];  then linear, with g = ∂a: ∂x = g·W")
+
+
+def test_an_unfused_sequential_traces_the_activation_as_its_own_step():
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    model.fuse_activations = False
+    loss = nn.functional.cross_entropy(model(np.ones((5, 3), dtype=np.float32)), np.array([0, 1, 0, 1, 1]))
+    with tg.trace(params=model) as tr:
+        loss.backward()
     assert [s.op for s in tr.steps] == ["cross_entropy", "linear", "relu", "linear"]
 
 

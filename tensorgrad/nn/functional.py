@@ -56,11 +56,12 @@ def log_softmax(x: Any, axis: int | None = None, dim: int | None = None) -> Tens
     return LogSoftmax.apply(x, axis=_axis(axis, dim))
 
 
-def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
-    """``x @ weight.T + bias`` as one op; weight is (out_features, in_features), as PyTorch."""
+def linear(x: Any, weight: Any, bias: Any = None, activation: str | None = None) -> Tensor:
+    """``x @ weight.T + bias`` as one op; weight is (out_features, in_features), as PyTorch.
+    ``activation`` ("relu", "sigmoid", "tanh") applies that too, in the same node ("linear+relu")."""
     if bias is None:
         bias = np.zeros((), dtype=weight.dtype)
-    return _nn.Linear.apply(x, weight, bias)
+    return _nn.Linear.apply(x, weight, bias, activation=activation)
 
 
 conv2d = _conv.conv2d

@@ -38,6 +38,10 @@ class Linear(Module):
     def forward(self, x: Any) -> Any:
         return F.linear(x, self.weight, self.bias)
 
+    def forward_fused(self, x: Any, activation: str) -> Any:
+        """This layer and then ``activation`` as one node (what Sequential runs for Linear, ReLU)."""
+        return F.linear(x, self.weight, self.bias, activation=activation)
+
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
@@ -62,6 +66,10 @@ class Conv2d(Module):
 
     def forward(self, x: Any) -> Any:
         return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+
+    def forward_fused(self, x: Any, activation: str) -> Any:
+        """This layer and then ``activation`` as one node (what Sequential runs for Conv2d, ReLU)."""
+        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding, activation=activation)
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -123,16 +131,22 @@ class Dropout(Module):
 
 
 class ReLU(Module):
+    fusable_activation = "relu"  # Sequential fuses it into a Linear or Conv2d just before it
+
     def forward(self, x: Any) -> Any:
         return F.relu(x)
 
 
 class Sigmoid(Module):
+    fusable_activation = "sigmoid"
+
     def forward(self, x: Any) -> Any:
         return F.sigmoid(x)
 
 
 class Tanh(Module):
+    fusable_activation = "tanh"
+
     def forward(self, x: Any) -> Any:
         return F.tanh(x)
 

@@ -221,7 +221,16 @@ class Sequential(ModuleList):
     """Modules applied one after the other: ``Sequential(Linear(784, 128), ReLU(), Linear(128, 10))``.
 
     Sub-modules are named "0", "1", ... (state_dict keys "0.weight", ...), or by an OrderedDict.
+
+    A ``Linear`` or ``Conv2d`` followed directly by a ``ReLU``, ``Sigmoid`` or ``Tanh`` runs as one
+    fused node ("linear+relu", "conv2d+relu"): the activation is applied while the layer's output
+    is still in the CPU cache, and backward applies its derivative the same way. Values and
+    gradients are exactly those of the two modules run one after the other; only the graph has one
+    node fewer (``tg.trace`` prints both formulas on that node). Set ``fuse_activations = False``
+    on a Sequential to get the two nodes, e.g. to trace the activation's own step.
     """
+
+    fuse_activations: bool = True
 
     def __init__(self, *modules: Module | "OrderedDict[str, Module]") -> None:
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
@@ -232,6 +241,17 @@ class Sequential(ModuleList):
             super().__init__(list(modules))
 
     def forward(self, x: Any) -> Any:
-        for module in self._modules.values():
+        modules = tuple(self._modules.values())
+        i = 0
+        while i < len(modules):
+            module = modules[i]
+            if self.fuse_activations and i + 1 < len(modules):
+                # exact classes only (their own __dict__): a subclass may have changed forward()
+                activation = type(modules[i + 1]).__dict__.get("fusable_activation")
+                if activation is not None and "forward_fused" in type(module).__dict__:
+                    x = module.forward_fused(x, activation)
+                    i += 2
+                    continue
             x = module(x)
+            i += 1
         return x

@@ -168,6 +168,45 @@ class Abs(Function):
         return (g * np.sign(a),)
 
 
+# The activations that a layer can fuse (see Linear and Conv2d's ``activation`` option): each is
+# a forward into ``out`` (by default in place, over the pre-activation a) and a derivative written
+# from the output y alone.
+def tanh_(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.tanh(a, out=a if out is None else out)
+
+
+def tanh_backward(g: np.ndarray, y: np.ndarray) -> np.ndarray:
+    slope = y * y
+    np.subtract(1, slope, out=slope)  # 1 − y²
+    slope *= g
+    return slope
+
+
+def sigmoid_(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    # 1/(1 + e^−a). For a < −88 (float32) e^−a overflows to inf and 1/(1 + inf) = 0, the right
+    # limit: IEEE arithmetic keeps it stable, so only the warning is silenced.
+    y = np.negative(a, out=a if out is None else out)
+    with np.errstate(over="ignore"):
+        np.exp(y, out=y)
+    y += 1
+    return np.reciprocal(y, out=y)
+
+
+def sigmoid_backward(g: np.ndarray, y: np.ndarray) -> np.ndarray:
+    slope = 1 - y
+    slope *= y  # y·(1 − y)
+    slope *= g
+    return slope
+
+
+def relu_(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.maximum(a, 0, out=a if out is None else out)
+
+
+def relu_backward(g: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return g * (y > 0)
+
+
 class Tanh(Function):
     name = "tanh"
     formula = "∂a = g·(1 − y²)   (y = tanh a)"
@@ -179,7 +218,7 @@ class Tanh(Function):
 
     def backward(self, g):
         (y,) = self.saved
-        return (g * (1 - y * y),)
+        return (tanh_backward(g, y),)
 
 
 class Sigmoid(Function):
@@ -187,21 +226,13 @@ class Sigmoid(Function):
     formula = "∂a = g·y·(1 − y)   (y = σ(a))"
 
     def forward(self, a):
-        # 1/(1 + e^−a) in place. For a < −88 (float32) e^−a overflows to inf and 1/(1 + inf) = 0,
-        # the right limit: IEEE arithmetic keeps it stable, so only the warning is silenced.
-        with np.errstate(over="ignore"):
-            y = np.exp(-a)
-        y += 1
-        np.reciprocal(y, out=y)
+        y = sigmoid_(a, out=np.empty(a.shape, np.result_type(a, np.float16)))  # float64 for integers, as np.exp
         self.save(y)
         return y
 
     def backward(self, g):
         (y,) = self.saved
-        slope = 1 - y
-        slope *= y
-        slope *= g
-        return (slope,)
+        return (sigmoid_backward(g, y),)
 
 
 class Relu(Function):
@@ -215,7 +246,15 @@ class Relu(Function):
 
     def backward(self, g):
         (y,) = self.saved
-        return (g * (y > 0),)
+        return (relu_backward(g, y),)
+
+
+#: name -> (op, in-place forward, backward from the output), for the layers' fused activations
+FUSABLE_ACTIVATIONS = {
+    "relu": (Relu, relu_, relu_backward),
+    "sigmoid": (Sigmoid, sigmoid_, sigmoid_backward),
+    "tanh": (Tanh, tanh_, tanh_backward),
+}
 
 
 class Gelu(Function):

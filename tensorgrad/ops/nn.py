@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from .elementwise import FUSABLE_ACTIVATIONS
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -34,27 +35,51 @@ def _upstream(g: np.ndarray, reduction: str, count: int) -> np.ndarray:
     return g
 
 
+def fused_activation(op: Function, activation: str | None) -> tuple | None:
+    """Check a layer's ``activation`` option; name the node after both ("linear+relu") and give
+    it both formulas. Returns (in-place forward, backward from the output), or None."""
+    if activation is None:
+        return None
+    if activation not in FUSABLE_ACTIVATIONS:
+        raise ValueError(f"{op.name}: activation must be None or one of {sorted(FUSABLE_ACTIVATIONS)}, "
+                         f"got {activation!r}")
+    activation_op, forward_, backward = FUSABLE_ACTIVATIONS[activation]
+    op.formula = f"{activation}: {activation_op.formula};  then {type(op).name}, with g = ∂a: {type(op).formula}"
+    op.name = f"{type(op).name}+{activation}"
+    return forward_, backward
+
+
 class Linear(Function):
+    """``x @ weight.T + bias``; with ``activation``, the activation of that too, as one node whose
+    backward starts from the activation's derivative (the pre-activation is never stored)."""
+
     name = "linear"
     formula = "∂x = g·W,  ∂W = gᵀ·x,  ∂b = Σₙ g   (y = x·Wᵀ + b)"
 
-    def forward(self, x, weight, bias):
+    def forward(self, x, weight, bias, activation=None):
         if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
             raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
                              f"(expects (..., {weight.shape[1] if weight.ndim == 2 else '?'}))")
         if bias.shape not in ((weight.shape[0],), ()):
             raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
-        self.save(x, weight)
         self.bias_shape = bias.shape
         y = x @ weight.T
         y += bias  # in place: one pass fewer over the output
+        self.activation = fused_activation(self, activation)
+        if self.activation is None:
+            self.save(x, weight)
+        else:
+            self.activation[0](y)  # in place, while y is in cache
+            self.save(x, weight, y)
         return y
 
     def backward(self, g):
-        x, weight = self.saved
+        x, weight = self.saved[:2]
+        if self.activation is not None:
+            g = self.activation[1](g, self.saved[2])  # ∂ pre-activation
         need_x, need_w, need_b = self.needs_input_grad
-        x2 = x.reshape(-1, x.shape[-1])
-        g2 = g.reshape(-1, g.shape[-1])
+        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
         grad_x = (g2 @ weight).reshape(x.shape) if need_x else None
         grad_w = grad_b = None
         if need_w:
@@ -74,36 +99,44 @@ class CrossEntropy(Function):
         if logits.ndim != 2:
             raise ValueError(f"cross_entropy: input must be (N, C) logits, got shape {logits.shape}")
         n, classes = logits.shape
+        # log-sum-exp: every exponent is <= 0, so exp never overflows
         shifted = logits - logits.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # log-sum-exp
-        logp = shifted - log_norm
+        exps = np.exp(shifted)
+        totals = exps.sum(axis=1)  # log softmax = shifted − log(totals)
         if target.ndim == 1 and target.dtype.kind in "iu":  # class labels
             if target.shape[0] != n:
                 raise ValueError(f"cross_entropy: input has {n} samples (shape {logits.shape}) "
                                  f"but target has shape {target.shape}")
-            if n and (target.astype(np.uint64) >= classes).any():  # negatives wrap around: one test
+            rows = np.arange(n)
+            # a label >= C fails the indexing; a negative one would wrap around, so it is tested
+            bad = target.dtype.kind == "i" and n and target.min() < 0
+            try:
+                picked = shifted[rows, target]
+            except IndexError:
+                bad = True
+            if bad:
                 raise ValueError(f"cross_entropy: target labels must be in [0, {classes}) for input of shape "
                                  f"{logits.shape}, got labels from {target.min()} to {target.max()}")
-            per_sample = -logp[np.arange(n), target]
+            per_sample = np.log(totals) - picked
+            self.rows = rows
         elif target.shape == logits.shape and target.dtype.kind == "f":  # one-hot / probabilities
-            per_sample = -(target * logp).sum(axis=1)
+            per_sample = -(target * (shifted - np.log(totals)[:, None])).sum(axis=1)
         else:
             raise ValueError(f"cross_entropy: target must be class labels of shape ({n},) (integers) or "
                              f"probabilities of shape {logits.shape} (floats), got shape {target.shape} "
                              f"dtype {target.dtype}")
-        self.save(logp, target)
+        self.save(exps, totals, target)
         self.reduction = reduction
         return _reduce(per_sample, reduction).astype(logits.dtype, copy=False)
 
     def backward(self, g):
-        logp, target = self.saved
-        grad = np.exp(logp)  # softmax
+        exps, totals, target = self.saved
+        upstream = _upstream(g, self.reduction, len(exps))  # g/N, g, or one g per sample
+        grad = exps * (upstream / totals)[:, None]  # softmax · upstream, in one pass
         if target.ndim == 1:
-            grad[np.arange(len(target)), target] -= 1
+            grad[self.rows, target] -= upstream
         else:
-            grad -= target
-        upstream = _upstream(g, self.reduction, len(logp))
-        grad *= upstream[:, None] if upstream.ndim else upstream
+            grad -= target * (upstream[:, None] if upstream.ndim else upstream)
         return grad, None
 
 

@@ -1,0 +1,128 @@
+"""A layer and its activation fused into one node (``activation=`` of F.linear / F.conv2d, and
+what Sequential runs for Linear/Conv2d followed by ReLU/Sigmoid/Tanh): the same numbers as the
+two ops run one after the other, correct gradients, and a clear error for a bad activation."""
+import numpy as np
+import pytest
+
+import tensorgrad as tg
+from tensorgrad import nn
+from tensorgrad.nn import functional as F
+from tensorgrad.ops import conv as conv_ops
+
+from tensorgrad.models.networks import DocumentCNN
+
+ACTIVATIONS = ["relu", "sigmoid", "tanh"]
+
+
+def _grads(*tensors):
+    grads = [t.grad.copy() for t in tensors]
+    for t in tensors:
+        t.grad = None
+    return grads
+
+
+def _params(rng, *shapes, dtype=np.float32):
+    return [tg.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_fused_linear_equals_linear_then_activation_bit_for_bit(activation):
+    rng = np.random.default_rng(0)
+    x, w, b = _params(rng, (16, 7), (5, 7), (5,))
+    g = rng.standard_normal((16, 5)).astype(np.float32)
+    fused = F.linear(x, w, b, activation=activation)
+    fused.backward(g)
+    fused_grads = _grads(x, w, b)
+    separate = getattr(F.linear(x, w, b), activation)()
+    separate.backward(g)
+    np.testing.assert_array_equal(fused.data, separate.data)
+    for a, c in zip(fused_grads, _grads(x, w, b)):
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(a, c)
+    assert fused.grad_fn.name == f"linear+{activation}"
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 30])  # one image per chunk; the whole batch at once
+def test_fused_conv2d_equals_conv2d_then_activation(monkeypatch, activation, chunk_bytes):
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(1)
+    x, w, b = _params(rng, (4, 3, 9, 8), (6, 3, 3, 3), (6,))
+    fused = F.conv2d(x, w, b, stride=(2, 1), padding=1, activation=activation)
+    g = rng.standard_normal(fused.shape).astype(np.float32)
+    fused.backward(g)
+    fused_grads = _grads(x, w, b)
+    separate = getattr(F.conv2d(x, w, b, stride=(2, 1), padding=1), activation)()
+    separate.backward(g)
+    np.testing.assert_array_equal(fused.data, separate.data)
+    for a, c in zip(fused_grads, _grads(x, w, b)):
+        np.testing.assert_allclose(a, c, rtol=1e-6, atol=1e-6)
+    assert fused.grad_fn.name == f"conv2d+{activation}"
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_fused_layers_pass_gradcheck(activation):
+    rng = np.random.default_rng(2)
+    x, w, b = _params(rng, (3, 4), (2, 4), (2,), dtype=np.float64)
+    assert tg.gradcheck(lambda x, w, b: F.linear(x, w, b, activation=activation), [x, w, b])
+    x, w = _params(rng, (2, 2, 5, 5), (3, 2, 3, 3), dtype=np.float64)
+    assert tg.gradcheck(lambda x, w: F.conv2d(x, w, padding=1, activation=activation), [x, w])
+
+
+def test_sequential_fuses_exact_layer_activation_pairs_only():
+    tg.manual_seed(0)
+
+    class Shifted(nn.ReLU):  # a subclass may compute something else: it must not be fused
+        def forward(self, x):
+            return super().forward(x) + 1.0
+
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 3), Shifted(), nn.Linear(3, 2))
+    x = np.ones((2, 4), np.float32)
+    out = model(x)
+    ops = []
+    node = out.grad_fn
+    while node is not None:
+        ops.append(node.name)
+        node = next((t.grad_fn for t in node.inputs if t.grad_fn is not None), None)
+    assert ops == ["linear", "add", "relu", "linear", "linear+tanh"]
+    model.fuse_activations = False
+    np.testing.assert_array_equal(model(x).data, out.data)
+
+
+def test_document_cnn_keeps_its_layer_names_and_fuses_each_relu():
+    model = DocumentCNN(conv_channels=(2, 3), hidden=4, dropout=False)
+    assert [k for k in model.state_dict()] == ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
+                                               "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    x = np.random.default_rng(3).random((2, 1, 28, 28), dtype=np.float32)
+    fused = model(x)
+    model.fuse_activations = False
+    separate = model(x)
+    np.testing.assert_array_equal(fused.data, separate.data)
+    names = set()
+    stack = [fused.grad_fn]
+    while stack:
+        node = stack.pop()
+        names.add(node.name)
+        stack.extend(t.grad_fn for t in node.inputs if t.grad_fn is not None)
+    assert {"conv2d+relu", "linear+relu"} <= names and "relu" not in names
+
+
+def test_a_changed_fused_output_is_refused_by_backward():
+    rng = np.random.default_rng(4)
+    x, w, b = _params(rng, (3, 4), (2, 4), (2,))
+    y = F.linear(x, w, b, activation="sigmoid")
+    z = y.sum()  # sum keeps no array: only the fused node holds y
+    with tg.no_grad():
+        y += 1.0  # the sigmoid's derivative is written from y: it must not have changed
+    with pytest.raises(RuntimeError, match=r"op 'linear\+sigmoid' saved for backward was changed in place"):
+        z.backward()
+
+
+def test_an_unknown_activation_is_a_clear_error():
+    rng = np.random.default_rng(5)
+    x, w, b = _params(rng, (3, 4), (2, 4), (2,))
+    with pytest.raises(ValueError, match=r"linear: activation must be None or one of \['relu', 'sigmoid', 'tanh'\], got 'gelu'"):
+        F.linear(x, w, b, activation="gelu")
+    x4, w4 = _params(rng, (1, 1, 4, 4), (1, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d: activation must be None or one of"):
+        F.conv2d(x4, w4, activation="softmax")
