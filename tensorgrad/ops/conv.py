@@ -241,7 +241,7 @@ class Conv2d(Function):
         if need_x:  # (the first conv of a net, on the data, skips all of this)
             kernel_t = np.ascontiguousarray(kernel.T)
             offsets = _offsets(kh, kw, sh, sw, OH, OW)
-            dxt = np.zeros(xt.shape, dtype)
+            dxt = np.empty(xt.shape, dtype)  # zeroed chunk by chunk, in cache, just before its adds
         for s in range(0, N, step):
             n = min(step, N - s)
             gs = gt[s:s + n].reshape(n * L, O)
@@ -254,6 +254,7 @@ class Conv2d(Function):
                 grad_kernel += np.matmul(patches.T, gs, out=part)
             if need_x:
                 dpatches = np.matmul(gs, kernel_t, out=cols[:n * L])  # (n·L, O) @ (O, K)
+                dxt[s:s + n] = 0
                 _col2im(dpatches.reshape(n, OH, OW, kh * kw, C), dxt[s:s + n], offsets)
 
         grad_x = grad_w = grad_b = None
@@ -301,8 +302,13 @@ class MaxPool2d(Function):
         and, in backward, each compare runs over long contiguous rows."""
         self.tiles = True
         tiles = _tiles(x, kh, kw, OH, OW)
-        y = tiles[:, :, 0, :, 0].copy()
-        for i, j in list(np.ndindex(kh, kw))[1:]:
+        offsets = list(np.ndindex(kh, kw))
+        if len(offsets) == 1:  # a 1x1 window: the max is the pixel itself
+            y = tiles[:, :, 0, :, 0].copy()
+        else:  # the first two offsets in one pass, then one pass per further offset
+            (i0, j0), (i1, j1) = offsets[:2]
+            y = np.maximum(tiles[:, :, i0, :, j0], tiles[:, :, i1, :, j1])
+        for i, j in offsets[2:]:
             np.maximum(y, tiles[:, :, i, :, j], out=y)
         self.save(x, y)
         self.geometry = (kh, kw, OH, OW)
@@ -331,12 +337,17 @@ class MaxPool2d(Function):
         N, C, H, W = x.shape
         tiles = _tiles(x, kh, kw, OH, OW)
         is_max = tiles == y[:, :, None, :, None]  # (N, OH, kh, OW, kw, C)
-        # Ties: keep only the first maximum of each window (row-major), as PyTorch does.
-        taken = is_max[:, :, 0, :, 0].copy()
-        for i, j in list(np.ndindex(kh, kw))[1:]:
-            hit = is_max[:, :, i, :, j]
-            np.greater(hit, taken, out=hit)  # hit and not taken, in one pass for booleans
-            taken |= hit
+        # Ties: keep only the first maximum of each window (row-major), as PyTorch does. The
+        # booleans are bytes 0/1, so "hit and not yet taken" works on 8 of them per uint64 word:
+        # hit ^ (hit & taken) (measured: 3.0 ms as bools, for the CNN's pooling at batch 128).
+        words = is_max.view(np.uint64 if C % 8 == 0 else np.uint8)
+        offsets = list(np.ndindex(kh, kw))
+        taken = words[:, :, 0, :, 0].copy()
+        for k, (i, j) in enumerate(offsets[1:], start=2):
+            hit = words[:, :, i, :, j]
+            hit ^= hit & taken
+            if k < len(offsets):
+                taken |= hit
         gt = np.ascontiguousarray(g.transpose(0, 2, 3, 1), y.dtype)  # (N, OH, OW, C)
         dxt = np.multiply(is_max, gt[:, :, None, :, None]).reshape(N, OH * kh, OW * kw, C)
         if (H, W) != (OH * kh, OW * kw):  # rows and columns past the last whole window get no gradient
