@@ -71,7 +71,7 @@ from tensorgrad import nn as tgnn, optim as tgoptim  # noqa: E402
 LR = 0.01
 DTYPE = np.float32
 CHUNK_BYTES = 4 * 2**20  # patch matrix per chunk of images in NumpyCNN: stays in the CPU cache
-PAIRS = (("tensorgrad", "numpy"), ("torch", "numpy"), ("tensorgrad", "torch"))
+PAIRS = (("tensorgrad", "numpy"), ("tensorgrad-unfused", "numpy"), ("torch", "numpy"), ("tensorgrad", "torch"))
 
 
 # ------------------------------------------------------------------------------ the models
@@ -213,6 +213,16 @@ class TensorgradImpl:
 
     def weights(self) -> list[np.ndarray]:
         return [p.data.copy() for p in self.model.parameters()]
+
+
+class TensorgradUnfusedImpl(TensorgradImpl):
+    """The same, with each layer and its activation as two graph nodes (``fuse_activations =
+    False``): what the fused layer+activation nodes are worth."""
+    name = "tensorgrad-unfused"
+
+    def __init__(self, spec: MLPSpec | CNNSpec, weights: list[np.ndarray], lr: float = LR) -> None:
+        super().__init__(spec, weights, lr)
+        self.model.fuse_activations = False
 
 
 # ----------------------------------------------------------------------- implementation: torch
@@ -550,10 +560,14 @@ def numpy_impl(spec: MLPSpec | CNNSpec, weights: list[np.ndarray], lr: float = L
     return NumpyMLP(spec, weights, lr) if isinstance(spec, MLPSpec) else NumpyCNN(spec, weights, lr)
 
 
-def implementations(spec: MLPSpec | CNNSpec, torch: Any, lr: float = LR, seed: int = 0) -> list:
-    """tensorgrad, numpy and (when available) torch, all starting from the same weights."""
+def implementations(spec: MLPSpec | CNNSpec, torch: Any, lr: float = LR, seed: int = 0,
+                    unfused: bool = False) -> list:
+    """tensorgrad, numpy, (with ``unfused``) tensorgrad without fused activations and (when
+    available) torch, all starting from the same weights."""
     weights = initial_weights(spec, seed)
     impls = [TensorgradImpl(spec, weights, lr), numpy_impl(spec, weights, lr)]
+    if unfused:
+        impls.append(TensorgradUnfusedImpl(spec, weights, lr))
     if torch is not None:
         impls.append(TorchImpl(spec, weights, lr))
     return impls
@@ -572,7 +586,7 @@ def check_one_step(spec: MLPSpec | CNNSpec, batch: int, torch: Any) -> list[str]
     """One step of every implementation from the same weights on the same batch; return the
     disagreements with tensorgrad (loss, or updated weights beyond rtol 1e-4, or weight changes
     beyond 1e-3 of the largest change: that catches a wrong gradient the weights alone hide)."""
-    impls = implementations(spec, torch)
+    impls = implementations(spec, torch, unfused=True)
     before = impls[0].weights()
     (x, y), = make_batches(spec, batch, 1, seed=2)
     losses = {impl.name: float(impl.step(*impl.prepare([(x, y)])[0]).item()) for impl in impls}
@@ -630,10 +644,10 @@ def calibrated_steps(run_one: Callable[[], float], block_seconds: float) -> int:
 
 
 def time_steps(spec: MLPSpec | CNNSpec, batch: int, steps: int | None, rounds: int, torch: Any,
-               block_seconds: float = 0.1, warmup: int = 2) -> dict[str, Any]:
+               block_seconds: float = 0.1, warmup: int = 2, unfused: bool = False) -> dict[str, Any]:
     """Interleaved timing of the training step of each implementation, after ``warmup`` blocks
     each (``steps=None``: calibrated so a tensorgrad block lasts about ``block_seconds``)."""
-    impls = implementations(spec, torch)
+    impls = implementations(spec, torch, unfused=unfused)
     batches = make_batches(spec, batch, batch_pool(batch))
     if steps is None:
         steps = calibrated_steps(step_block(impls[0], batches, 1), block_seconds)
@@ -649,7 +663,8 @@ def run_workloads(names: list[str], quick: bool, repeats: int | None, torch: Any
         steps = max(1, workload.steps // 2) if quick else workload.steps
         rounds = repeats or (3 if quick else workload.rounds)
         print(f"  {workload.describe()}: {rounds} rounds of {steps} step(s) ...", flush=True)
-        result = time_steps(workload.model, workload.batch, steps, rounds, torch, warmup=1 if quick else 2)
+        result = time_steps(workload.model, workload.batch, steps, rounds, torch, warmup=1 if quick else 2,
+                            unfused=True)
         rows.append({"workload": name, "description": workload.describe(), "batch": workload.batch,
                      "model": asdict(workload.model), "target_tensorgrad_over_numpy": workload.target,
                      "stretch_target_tensorgrad_over_torch": workload.stretch, **result})
@@ -670,11 +685,13 @@ def print_workloads(rows: list[dict[str, Any]], quick: bool) -> None:
                       f"{median['torch']:.3f}" if "torch" in median else "-",
                       format_ratio(ratios.get("tensorgrad/numpy")),
                       target_text(ratios.get("tensorgrad/numpy"), row["target_tensorgrad_over_numpy"]),
+                      format_ratio(ratios.get("tensorgrad-unfused/numpy")),
                       format_ratio(ratios.get("torch/numpy")), format_ratio(ratios.get("tensorgrad/torch"))])
     print(f"\nTraining step, ms/step (median){' -- QUICK RUN, NOISY' if quick else ''}; ratios per round: "
           "median [p10-p90]")
-    print(format_table(["workload", "tensorgrad", "numpy", "torch", "tg/numpy", "target", "torch/numpy",
-                        "tg/torch"], table))
+    print(format_table(["workload", "tensorgrad", "numpy", "torch", "tg/numpy", "target", "unfused/numpy",
+                        "torch/numpy", "tg/torch"], table))
+    print("  unfused: tensorgrad with each layer and its activation as two nodes (fuse_activations = False)")
     for row in rows:
         stretch, ratio = row["stretch_target_tensorgrad_over_torch"], row["ratios"].get("tensorgrad/torch")
         if stretch is not None and ratio is not None:
