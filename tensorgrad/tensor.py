@@ -258,7 +258,8 @@ class Tensor:
                     f"backward: grad can be omitted only for a one-element output (a loss), this "
                     f"tensor has shape {self.shape}; pass backward(grad=...) of that shape"
                 )
-            grad_array = np.ones_like(self.data)
+            grad_array = np.empty(self.shape, self.dtype)  # empty + fill: two C calls, np.ones is Python
+            grad_array.fill(1)
         else:
             grad_array = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad_array.shape != self.shape:

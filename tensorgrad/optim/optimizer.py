@@ -156,11 +156,13 @@ class Optimizer:
             The closure's loss, or ``None`` when no closure was given.
         """
         loss = closure() if closure is not None else None
+        state, update = self.state, self._update_parameter
         for group in self.param_groups:
             for param in group["params"]:
-                if param.grad is None:
+                grad = param.grad
+                if grad is None:
                     continue  # like PyTorch: a parameter that got no gradient is left untouched
-                self._update_parameter(param.data, param.grad, self.state[param], group)
+                update(param.data, grad, state[param], group)
                 _mark_changed(param)
         return loss
 
