@@ -38,6 +38,7 @@ class Recipe:
     split_seed: int = 42
     shuffle: bool = True              # reshuffle the training set every epoch
     scheduler: tuple[str, dict[str, Any]] | None = None
+    standardize: bool = False         # inputs − mean, / std, of the training images (PyTorch's MNIST example)
     reported: str = ""                # what the document reports
     notes: str = ""
 
@@ -105,18 +106,23 @@ register(Recipe(
 ))
 register(Recipe(
     name="doc003-cnn", document="003",
-    summary="Conv32-Conv64-MaxPool-Dropout0.25-Dense128-Dropout0.5-Dense10, Adadelta lr 1.0 + StepLR 0.9, batch 128, 15 epochs",
+    summary="Conv32-Conv64-MaxPool-Dropout0.25-Dense128-Dropout0.5-Dense10, Adadelta lr 1.0 + StepLR 0.9, "
+            "batch 128, 15 epochs, standardized inputs",
     build=lambda: DocumentCNN(init="glorot"), images=True,
     epochs=15, batch_size=128, optimizer="adadelta", lr=1.0, val_size=0.1,
     optimizer_options={"rho": 0.95, "eps": 1e-7},
-    scheduler=("step", {"step_size": 1, "gamma": 0.9}),
+    scheduler=("step", {"step_size": 1, "gamma": 0.9}), standardize=True,
     reported="accuracy 0.625 after 5 epochs",
     notes="The document used Keras' Adadelta default lr=0.001 (too small for 5 epochs, hence 0.625); the "
           "recipe uses lr=1.0 (Zeiler's, PyTorch's and the original Keras example's) with a StepLR decay, "
           "and keeps the rest of Keras' defaults: Glorot-uniform weights, zero biases, rho 0.95, eps 1e-7. "
-          "(Measured on MNIST: PyTorch's init, rho 0.9, eps 1e-6 and StepLR 0.7 for 12 epochs reached 99.06%, "
-          "91.57% on Fashion-MNIST, the learning rate having decayed to 0.02 before the model converged; "
-          "Keras' defaults with StepLR 0.9 for 12 epochs 99.12%, for 15 epochs 99.14%; Fashion-MNIST 92.34%.)",
+          "It standardizes the inputs with the training images' mean and standard deviation, as PyTorch's "
+          "MNIST example does (the document divides by 255 only). "
+          "(Measured on MNIST, pixels /255 only: PyTorch's init, rho 0.9, eps 1e-6 and StepLR 0.7 for 12 epochs "
+          "reached 99.06%, 91.57% on Fashion-MNIST, the learning rate having decayed to 0.02 before the model "
+          "converged; Keras' defaults with StepLR 0.9 for 12 epochs 99.12%, for 15 epochs 99.14% (validation "
+          "99.12%), Fashion-MNIST 92.34%. Standardized, the same 15 epochs: validation 99.08%, test 99.25%: the "
+          "validation set cannot tell the two apart; see the README.)",
 ))
 register(Recipe(
     name="doc004", document="004",
@@ -151,10 +157,13 @@ class PreparedData:
     y_val: np.ndarray | None
     x_test: np.ndarray
     y_test: np.ndarray
+    input_mean_std: tuple[float, float] | None = None  # what standardize used, kept with the model
 
 
-def prepare_data(recipe: Recipe, split: Split) -> PreparedData:
-    """Cut and shape a dataset the way the recipe's document did."""
+def prepare_data(recipe: Recipe, split: Split, input_mean_std: tuple[float, float] | None = None) -> PreparedData:
+    """Cut and shape a dataset the way the recipe's document did. With ``recipe.standardize``,
+    inputs are shifted and scaled by the training images' mean and standard deviation, or by
+    ``input_mean_std`` (those a trained model was fitted with, from its checkpoint)."""
     def inputs(images: np.ndarray) -> np.ndarray:
         x = normalize(images)
         return x[:, None, :, :] if recipe.images else x.reshape(len(x), -1)
@@ -175,7 +184,15 @@ def prepare_data(recipe: Recipe, split: Split) -> PreparedData:
         x_train, y_train, x_val, y_val = train_val_split(
             x_train, y_train, val_size, shuffle=not recipe.val_from_end, seed=recipe.split_seed)
         x_val = inputs(x_val)
-    return PreparedData(inputs(x_train), y_train, x_val, y_val, inputs(x_test), y_test)
+    data = PreparedData(inputs(x_train), y_train, x_val, y_val, inputs(x_test), y_test)
+    if recipe.standardize:
+        mean, std = input_mean_std or (float(data.x_train.mean()), float(data.x_train.std()))
+        for x in (data.x_train, data.x_val, data.x_test):
+            if x is not None:
+                x -= mean  # in place, float32
+                x /= std
+        data.input_mean_std = (mean, std)
+    return data
 
 
 def make_optimizer(recipe: Recipe, model: nn.Module, lr: float | None = None, name: str | None = None) -> optim.Optimizer:

@@ -170,7 +170,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         except (FileNotFoundError, CheckpointError, RuntimeError, ValueError) as err:
             raise UsageError(f"--resume: {err}") from None
         print(f"resuming after epoch {start_epoch} from {args.resume}")
-    meta = {"recipe": recipe.name, "dataset": args.dataset, "seed": args.seed}
+    meta = {"recipe": recipe.name, "dataset": args.dataset, "seed": args.seed,
+            "input_mean_std": data.input_mean_std}
 
     def save(epoch: int, history: Any) -> None:  # after every epoch: an interrupted run loses at most one
         save_training_state(out / "model.npz", model, optimizer, scheduler, epoch, history, meta)
@@ -209,7 +210,8 @@ def _load_model(path: str):
         model.load_state_dict(state)
     except RuntimeError as err:
         raise UsageError(f"{path}: {err}") from None
-    return recipe, model
+    stats = metadata.get("input_mean_std")  # a standardizing recipe's training-set mean and std
+    return recipe, model, (tuple(stats) if stats else None)
 
 
 def _plots(out: Path, history: Any, labels: np.ndarray, predicted: np.ndarray, x_test: np.ndarray, model: Any) -> None:
@@ -230,8 +232,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tensorgrad.models.recipes import prepare_data
     from tensorgrad.train import evaluate, predict
 
-    recipe, model = _load_model(args.checkpoint)
-    data = prepare_data(recipe, _load_split(args.dataset, args.data_dir, args.download))
+    recipe, model, input_mean_std = _load_model(args.checkpoint)
+    data = prepare_data(recipe, _load_split(args.dataset, args.data_dir, args.download), input_mean_std)
     result = evaluate(model, data.x_test, data.y_test)
     labels = data.y_test[:, 0].astype(np.int64) if data.y_test.ndim == 2 else data.y_test
     print(metrics.classification_report(labels, predict(model, data.x_test), digits=4))
@@ -244,8 +246,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from tensorgrad.models.recipes import prepare_data
     from tensorgrad.train import predict
 
-    recipe, model = _load_model(args.checkpoint)
-    data = prepare_data(recipe, _load_split(args.dataset, args.data_dir, args.download))
+    recipe, model, input_mean_std = _load_model(args.checkpoint)
+    data = prepare_data(recipe, _load_split(args.dataset, args.data_dir, args.download), input_mean_std)
     labels = predict(model, data.x_test)
     save_predictions_csv(args.csv, labels)
     print(f"wrote {len(labels)} predictions to {args.csv}")

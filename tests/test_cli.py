@@ -116,3 +116,32 @@ def test_graph_and_trace_commands(tmp_path, capsys):
     status, out, _ = run(capsys, "trace", "--recipe", "doc004")
     assert status == 0
     assert "cross_entropy" in out and "∂z = (softmax(z) − t)" in out and "4 backward steps" in out
+
+
+def test_a_standardizing_recipe_keeps_its_training_statistics_with_the_model(tmp_path, capsys):
+    from dataclasses import replace
+
+    from tensorgrad import data as datasets
+    from tensorgrad import manual_seed
+    from tensorgrad.checkpoint import save_checkpoint
+    from tensorgrad.models.recipes import RECIPES, prepare_data
+    from tensorgrad.train import evaluate
+
+    recipe, split = RECIPES["doc003-cnn"], datasets.load_mnist_sample()
+    assert recipe.standardize
+    data = prepare_data(recipe, split)
+    raw = prepare_data(replace(recipe, standardize=False), split)
+    mean, std = data.input_mean_std
+    assert 0.1 < mean < 0.2 and 0.25 < std < 0.35  # MNIST's pixels /255: 0.13 and 0.31
+    assert abs(float(data.x_train.mean())) < 1e-4 and abs(float(data.x_train.std()) - 1) < 1e-3
+    np.testing.assert_allclose(data.x_test, (raw.x_test - mean) / std, rtol=1e-5, atol=1e-5)
+
+    # evaluate and predict standardize with the statistics stored in the checkpoint
+    manual_seed(0)
+    model = recipe.build()
+    stored = (0.5, 2.0)
+    arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
+    save_checkpoint(tmp_path / "model.npz", arrays, {"recipe": "doc003-cnn", "input_mean_std": stored})
+    status, out, _ = run(capsys, "evaluate", "--checkpoint", str(tmp_path / "model.npz"))
+    expected = evaluate(model, prepare_data(recipe, split, stored).x_test, data.y_test)
+    assert status == 0 and f"loss {expected['loss']:.4f}" in out
