@@ -72,7 +72,7 @@ def test_conv2d_configurations_match_torch(stride, padding, w_shape):
 @pytest.mark.parametrize("kernel, stride, padding", [(2, None, 0), (3, 2, 0), (2, 1, 0), (3, 2, 1), ((3, 2), (1, 2), (1, 1))])
 @pytest.mark.parametrize("ties", [False, True])
 @pytest.mark.parametrize("channels_last", [False, True])  # channels-last max pooling has its own path
-@pytest.mark.parametrize("channels", [3, 16])  # its tie rule works on bytes, or 8 at a time
+@pytest.mark.parametrize("channels", [3, 16])
 def test_pooling_matches_torch(kernel, stride, padding, ties, channels_last, channels):
     rng = np.random.default_rng(3)
     data = rng.standard_normal((2, channels, 9, 8))
