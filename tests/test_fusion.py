@@ -88,6 +88,10 @@ def test_sequential_fuses_exact_layer_activation_pairs_only():
     model.fuse_activations = False
     np.testing.assert_array_equal(model(x).data, out.data)
 
+    model.fuse_activations = True
+    model[1].forward = lambda t: t.tanh() * 2.0  # a forward patched onto one instance is honoured
+    np.testing.assert_allclose(model(x).data, model[4](model[3](model[2](model[0](x).tanh() * 2.0))).data)
+
 
 def test_document_cnn_keeps_its_layer_names_and_fuses_each_relu():
     model = DocumentCNN(conv_channels=(2, 3), hidden=4, dropout=False)

@@ -246,9 +246,12 @@ class Sequential(ModuleList):
         while i < len(modules):
             module = modules[i]
             if self.fuse_activations and i + 1 < len(modules):
-                # exact classes only (their own __dict__): a subclass may have changed forward()
-                activation = type(modules[i + 1]).__dict__.get("fusable_activation")
-                if activation is not None and "forward_fused" in type(module).__dict__:
+                # exact classes only (their own __dict__): a subclass may have changed forward(),
+                # and so may an instance (a forward patched onto it)
+                following = modules[i + 1]
+                activation = type(following).__dict__.get("fusable_activation")
+                if (activation is not None and "forward_fused" in type(module).__dict__
+                        and "forward" not in module.__dict__ and "forward" not in following.__dict__):
                     x = module.forward_fused(x, activation)
                     i += 2
                     continue
