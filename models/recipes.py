@@ -140,10 +140,10 @@ register(Recipe(
 ))
 register(Recipe(
     name="best-cnn", document="-",
-    summary="document 003's CNN (Glorot init) trained with Adam lr 1e-3 and StepLR 0.8, batch 128",
+    summary="document 003's CNN (Glorot init) trained with Adam lr 1e-3 and StepLR 0.8, batch 128, standardized inputs",
     build=lambda: DocumentCNN(init="glorot"), images=True,
     epochs=12, batch_size=128, optimizer="adam", lr=1e-3, val_size=1 / 12,
-    scheduler=("step", {"step_size": 1, "gamma": 0.8}),
+    scheduler=("step", {"step_size": 1, "gamma": 0.8}), standardize=True,
 ))
 
 
