@@ -206,18 +206,15 @@ class Conv2d(Function):
             if bias is not None:
                 y += bias  # while the chunk is still in cache
             if self.activation is not None:
-                self.activation[0](y)  # in place, in cache too: no second pass over the output
-        # xt is x itself seen channels-last, unless padded; out is kept for the activation's derivative
-        if self.activation is None:
-            self.save(xt, kernel)
-        else:
-            self.save(xt, kernel, out)
+                self.activation.activate(y, out=y)  # in place, in cache too: no second pass over the output
+        # xt is x itself seen channels-last, unless padded; out only for the activation's slope
+        self.save(xt, kernel, out if self.activation else None)
         self.geometry = (x.shape, x.dtype, weight.shape, weight.dtype,
                          bias.dtype if bias is not None else None, (sh, sw), (ph, pw), dtype, step)
         return out.transpose(0, 3, 1, 2)  # (N, O, OH, OW), channels-last in memory
 
     def backward(self, g):
-        xt, kernel = self.saved[:2]
+        xt, kernel, out = self.saved
         x_shape, x_dtype, w_shape, w_dtype, b_dtype, (sh, sw), (ph, pw), dtype, step = self.geometry
         need_x, need_w = self.needs_input_grad[:2]
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
@@ -246,7 +243,7 @@ class Conv2d(Function):
             n = min(step, N - s)
             gs = gt[s:s + n].reshape(n * L, O)
             if self.activation is not None:  # ∂ pre-activation, chunk by chunk while it is in cache
-                gs = self.activation[1](gs, self.saved[2][s:s + n].reshape(n * L, O))
+                gs = self.activation.slope(gs, out[s:s + n].reshape(n * L, O))
             if need_b:
                 grad_bias += gs.sum(axis=0)
             if need_w:
@@ -342,10 +339,10 @@ class MaxPool2d(Function):
         # CNN's pooling at batch 128: its inner loops are 8 words long instead of 64 bytes.)
         offsets = list(np.ndindex(kh, kw))
         taken = is_max[:, :, 0, :, 0].copy()
-        for k, (i, j) in enumerate(offsets[1:], start=2):
+        for i, j in offsets[1:]:
             hit = is_max[:, :, i, :, j]
             np.greater(hit, taken, out=hit)  # hit and not taken, in one pass for booleans
-            if k < len(offsets):  # the last offset's hits need not be recorded
+            if (i, j) != offsets[-1]:  # the last offset's hits need not be recorded
                 taken |= hit
         gt = np.ascontiguousarray(g.transpose(0, 2, 3, 1), y.dtype)  # (N, OH, OW, C)
         dxt = np.multiply(is_max, gt[:, :, None, :, None]).reshape(N, OH * kh, OW * kw, C)

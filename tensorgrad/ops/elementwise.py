@@ -168,93 +168,84 @@ class Abs(Function):
         return (g * np.sign(a),)
 
 
-# The activations that a layer can fuse (see Linear and Conv2d's ``activation`` option): each is
-# a forward into ``out`` (by default in place, over the pre-activation a) and a derivative written
-# from the output y alone.
-def tanh_(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    return np.tanh(a, out=a if out is None else out)
+class Activation(Function):
+    """An activation whose derivative is written from its output y alone. ``activate`` and
+    ``slope`` are the whole op; Linear and Conv2d reuse them for a fused activation (their
+    ``activation`` option), applying ``activate`` in place on their own output."""
+
+    @staticmethod
+    def activate(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    @staticmethod
+    def slope(g: np.ndarray, y: np.ndarray) -> np.ndarray:  # pragma: no cover
+        """g times the derivative, from the output y."""
+        raise NotImplementedError
+
+    def forward(self, a):
+        y = self.activate(a)
+        self.save(y)
+        return y
+
+    def backward(self, g):
+        (y,) = self.saved
+        return (self.slope(g, y),)
 
 
-def tanh_backward(g: np.ndarray, y: np.ndarray) -> np.ndarray:
-    slope = y * y
-    np.subtract(1, slope, out=slope)  # 1 − y²
-    slope *= g
-    return slope
-
-
-def sigmoid_(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    # 1/(1 + e^−a). For a < −88 (float32) e^−a overflows to inf and 1/(1 + inf) = 0, the right
-    # limit: IEEE arithmetic keeps it stable, so only the warning is silenced.
-    y = np.negative(a, out=a if out is None else out)
-    with np.errstate(over="ignore"):
-        np.exp(y, out=y)
-    y += 1
-    return np.reciprocal(y, out=y)
-
-
-def sigmoid_backward(g: np.ndarray, y: np.ndarray) -> np.ndarray:
-    slope = 1 - y
-    slope *= y  # y·(1 − y)
-    slope *= g
-    return slope
-
-
-def relu_(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    return np.maximum(a, 0, out=a if out is None else out)
-
-
-def relu_backward(g: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return g * (y > 0)
-
-
-class Tanh(Function):
+class Tanh(Activation):
     name = "tanh"
     formula = "∂a = g·(1 − y²)   (y = tanh a)"
 
-    def forward(self, a):
-        y = np.tanh(a)
-        self.save(y)
-        return y
+    @staticmethod
+    def activate(a, out=None):
+        return np.tanh(a, out=out)
 
-    def backward(self, g):
-        (y,) = self.saved
-        return (tanh_backward(g, y),)
+    @staticmethod
+    def slope(g, y):
+        slope = y * y
+        np.subtract(1, slope, out=slope)  # 1 − y²
+        slope *= g
+        return slope
 
 
-class Sigmoid(Function):
+class Sigmoid(Activation):
     name = "sigmoid"
     formula = "∂a = g·y·(1 − y)   (y = σ(a))"
 
-    def forward(self, a):
-        y = sigmoid_(a, out=np.empty(a.shape, np.result_type(a, np.float16)))  # float64 for integers, as np.exp
-        self.save(y)
-        return y
+    @staticmethod
+    def activate(a, out=None):
+        # 1/(1 + e^−a). For a < −88 (float32) e^−a overflows to inf and 1/(1 + inf) = 0, the right
+        # limit: IEEE arithmetic keeps it stable, so only the warning is silenced. A new array is
+        # float64 for integer input, as np.exp gives.
+        y = np.negative(a, out=out, dtype=None if out is not None else np.result_type(a, np.float16))
+        with np.errstate(over="ignore"):
+            np.exp(y, out=y)
+        y += 1
+        return np.reciprocal(y, out=y)
 
-    def backward(self, g):
-        (y,) = self.saved
-        return (sigmoid_backward(g, y),)
+    @staticmethod
+    def slope(g, y):
+        slope = 1 - y
+        slope *= y  # y·(1 − y)
+        slope *= g
+        return slope
 
 
-class Relu(Function):
+class Relu(Activation):
     name = "relu"
     formula = "∂a = g·[a > 0]"
 
-    def forward(self, a):
-        y = np.maximum(a, 0)
-        self.save(y)
-        return y
+    @staticmethod
+    def activate(a, out=None):
+        return np.maximum(a, 0, out=out)
 
-    def backward(self, g):
-        (y,) = self.saved
-        return (relu_backward(g, y),)
+    @staticmethod
+    def slope(g, y):
+        return g * (y > 0)
 
 
-#: name -> (op, in-place forward, backward from the output), for the layers' fused activations
-FUSABLE_ACTIVATIONS = {
-    "relu": (Relu, relu_, relu_backward),
-    "sigmoid": (Sigmoid, sigmoid_, sigmoid_backward),
-    "tanh": (Tanh, tanh_, tanh_backward),
-}
+#: the activations a Linear or Conv2d can fuse, by the name their ``activation`` option takes
+FUSABLE_ACTIVATIONS: dict[str, type[Activation]] = {"relu": Relu, "sigmoid": Sigmoid, "tanh": Tanh}
 
 
 class Gelu(Function):

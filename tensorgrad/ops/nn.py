@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from .elementwise import FUSABLE_ACTIVATIONS
+from .elementwise import FUSABLE_ACTIVATIONS, Activation
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -35,18 +35,18 @@ def _upstream(g: np.ndarray, reduction: str, count: int) -> np.ndarray:
     return g
 
 
-def fused_activation(op: Function, activation: str | None) -> tuple | None:
+def fused_activation(op: Function, activation: str | None) -> type[Activation] | None:
     """Check a layer's ``activation`` option; name the node after both ("linear+relu") and give
-    it both formulas. Returns (in-place forward, backward from the output), or None."""
+    it both formulas. Returns the activation's op class (its ``activate`` and ``slope``), or None."""
     if activation is None:
         return None
     if activation not in FUSABLE_ACTIVATIONS:
         raise ValueError(f"{op.name}: activation must be None or one of {sorted(FUSABLE_ACTIVATIONS)}, "
                          f"got {activation!r}")
-    activation_op, forward_, backward = FUSABLE_ACTIVATIONS[activation]
-    op.formula = f"{activation}: {activation_op.formula};  then {type(op).name}, with g = ∂a: {type(op).formula}"
+    fused = FUSABLE_ACTIVATIONS[activation]
+    op.formula = f"{activation}: {fused.formula};  then {type(op).name}, with g = ∂a: {type(op).formula}"
     op.name = f"{type(op).name}+{activation}"
-    return forward_, backward
+    return fused
 
 
 class Linear(Function):
@@ -66,17 +66,15 @@ class Linear(Function):
         y = x @ weight.T
         y += bias  # in place: one pass fewer over the output
         self.activation = fused_activation(self, activation)
-        if self.activation is None:
-            self.save(x, weight)
-        else:
-            self.activation[0](y)  # in place, while y is in cache
-            self.save(x, weight, y)
+        if self.activation is not None:
+            self.activation.activate(y, out=y)  # in place, while y is in cache
+        self.save(x, weight, y if self.activation else None)  # y only for the activation's slope
         return y
 
     def backward(self, g):
-        x, weight = self.saved[:2]
+        x, weight, y = self.saved
         if self.activation is not None:
-            g = self.activation[1](g, self.saved[2])  # ∂ pre-activation
+            g = self.activation.slope(g, y)  # ∂ pre-activation
         need_x, need_w, need_b = self.needs_input_grad
         x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
