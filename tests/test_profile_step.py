@@ -1,0 +1,35 @@
+"""benchmarks/profile_step.py runs and prints what it promises (figures it prints are not judged)."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_step.py"
+
+
+def run(*args: str) -> str:
+    done = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_phases_print_five_phases_for_each_implementation():
+    rows = [line for line in run("phases", "W2", "--rounds", "1").splitlines() if line.startswith("tensorgrad [")]
+    assert len(rows) == 1
+    tg, numpy = re.findall(r"\[([^\]]*)\]", rows[0])
+    assert len(tg.split(",")) == 5 and len(numpy.split(",")) == 5
+    assert int(numpy.split(",")[0]) == 0 and int(tg.split(",")[1]) > 0  # NumPy has no zero_grad
+
+
+def test_overhead_prints_a_positive_ratio():
+    out = run("overhead", "--rounds", "2")
+    ratio = float(re.search(r"tensorgrad/numpy (\d+\.\d+)", out).group(1))
+    assert ratio > 0
+
+
+def test_another_checkout_that_is_not_tensorgrad_is_refused(tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPT), "overhead", "--tensorgrad", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and f"could not import tensorgrad from {tmp_path}" in done.stderr
