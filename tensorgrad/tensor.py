@@ -247,7 +247,7 @@ class Tensor:
             retain_graph: keep the arrays saved for backward so backward can run again through
                 the same graph. By default they are freed, and a second backward raises.
         """
-        if not self.requires_grad:
+        if not self._requires_grad:
             raise RuntimeError(
                 "backward: this tensor does not require grad and has no grad_fn: none of the tensors "
                 "it was computed from has requires_grad=True (or it was computed under no_grad())"
@@ -258,7 +258,7 @@ class Tensor:
                     f"backward: grad can be omitted only for a one-element output (a loss), this "
                     f"tensor has shape {self.shape}; pass backward(grad=...) of that shape"
                 )
-            grad_array = np.empty(self.shape, self.dtype)  # empty + fill: two C calls, np.ones is Python
+            grad_array = np.empty(self.data.shape, self.data.dtype)  # empty + fill: two C calls, np.ones is Python
             grad_array.fill(1)
         else:
             grad_array = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)

@@ -6,12 +6,16 @@ The same models can still be written op by op (``x @ W.T + b``, ``.log_softmax()
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..autograd import Function
 from .elementwise import FUSABLE_ACTIVATIONS, Activation
 
 REDUCTIONS = ("mean", "sum", "none")
+# ndarray.sum/max/min without their Python-level wrappers: these ops run on every training step
+_sum, _max, _min = np.add.reduce, np.maximum.reduce, np.minimum.reduce
 
 
 def _check_reduction(op: str, reduction: str) -> None:
@@ -21,10 +25,12 @@ def _check_reduction(op: str, reduction: str) -> None:
 
 def _reduce(per_sample: np.ndarray, reduction: str) -> np.ndarray:
     """Apply the loss reduction; backward scales by the matching factor (see ``_upstream``)."""
-    if reduction == "mean":  # sum·(1/N): np.mean's Python-level wrapper costs more than the sum at N = 1
-        return per_sample.sum() * (1.0 / max(per_sample.size, 1))
+    # the ufuncs' own reduce: ndarray.sum and np.mean go through Python-level wrappers that cost
+    # more than the sum itself at these sizes (the loss runs once per training step)
+    if reduction == "mean":
+        return _sum(per_sample, axis=None) * (1.0 / max(per_sample.size, 1))
     if reduction == "sum":
-        return per_sample.sum()
+        return _sum(per_sample, axis=None)
     return per_sample
 
 
@@ -43,10 +49,15 @@ def fused_activation(op: Function, activation: str | None) -> type[Activation] |
     if activation not in FUSABLE_ACTIVATIONS:
         raise ValueError(f"{op.name}: activation must be None or one of {sorted(FUSABLE_ACTIVATIONS)}, "
                          f"got {activation!r}")
-    fused = FUSABLE_ACTIVATIONS[activation]
-    op.formula = f"{activation}: {fused.formula};  then {type(op).name}, with g = ∂a: {type(op).formula}"
-    op.name = f"{type(op).name}+{activation}"
-    return fused
+    op.name, op.formula = _fused_name_and_formula(type(op), activation)
+    return FUSABLE_ACTIVATIONS[activation]
+
+
+@functools.lru_cache(maxsize=None)
+def _fused_name_and_formula(op: type[Function], activation: str) -> tuple[str, str]:
+    """("linear+relu", both formulas): built once per pair, not on every forward."""
+    formula = FUSABLE_ACTIVATIONS[activation].formula
+    return f"{op.name}+{activation}", f"{activation}: {formula};  then {op.name}, with g = ∂a: {op.formula}"
 
 
 class Linear(Function):
@@ -84,7 +95,7 @@ class Linear(Function):
             # one sample: an outer product (a matmul with inner size 1 is several times slower in NumPy)
             grad_w = np.einsum("i,j->ij", g2[0], x2[0]) if len(x2) == 1 else g2.T @ x2
         if need_b:
-            grad_b = g2.sum(axis=0) if self.bias_shape else g2.sum()
+            grad_b = _sum(g2, axis=0 if self.bias_shape else None)
         return grad_x, grad_w, grad_b
 
 
@@ -98,16 +109,16 @@ class CrossEntropy(Function):
             raise ValueError(f"cross_entropy: input must be (N, C) logits, got shape {logits.shape}")
         n, classes = logits.shape
         # log-sum-exp: every exponent is <= 0, so exp never overflows
-        shifted = logits - logits.max(axis=1, keepdims=True)
+        shifted = logits - _max(logits, axis=1, keepdims=True)
         exps = np.exp(shifted)
-        totals = exps.sum(axis=1)  # log softmax = shifted − log(totals)
+        totals = _sum(exps, axis=1)  # log softmax = shifted − log(totals)
         if target.ndim == 1 and target.dtype.kind in "iu":  # class labels
             if target.shape[0] != n:
                 raise ValueError(f"cross_entropy: input has {n} samples (shape {logits.shape}) "
                                  f"but target has shape {target.shape}")
             rows = np.arange(n)
             # a label >= C fails the indexing; a negative one would wrap around, so it is tested
-            bad = target.dtype.kind == "i" and n and target.min() < 0
+            bad = target.dtype.kind == "i" and n and _min(target) < 0
             try:
                 picked = shifted[rows, target]
             except IndexError:

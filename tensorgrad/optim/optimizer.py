@@ -78,8 +78,10 @@ def _copy_state_value(value: Any, float_dtype: np.dtype | None = None) -> Any:
 def _mark_changed(param: Any) -> None:
     """Bump a Tensor's version after changing its data in place (graphs that saved it will refuse
     to backward); plain stand-in parameters have no version."""
-    if hasattr(param, "_version"):
+    try:
         param._version += 1
+    except AttributeError:
+        pass
 
 
 def _is_parameter_like(obj: Any) -> bool:
