@@ -332,20 +332,25 @@ class MaxPool2d(Function):
         x, y = self.saved
         kh, kw, OH, OW = self.geometry
         N, C, H, W = x.shape
-        tiles = _tiles(x, kh, kw, OH, OW)
-        is_max = tiles == y[:, :, None, :, None]  # (N, OH, kh, OW, kw, C)
+        # is_max[n, oh, i, ow, j, c]: pixel (i, j) of its window holds the window's max. It is
+        # stored offset-major, one contiguous slab (N, OH, OW, C) per kernel offset, so that the tie
+        # passes below run over long contiguous rows (measured for the CNN's 2x2 pooling at batch
+        # 128: 0.7 ms, against 4 ms on the strided slices of the window-major layout).
+        slabs = np.empty((kh * kw,) + y.shape, bool)
+        is_max = slabs.reshape((kh, kw) + y.shape).transpose(2, 3, 0, 4, 1, 5)  # (N, OH, kh, OW, kw, C)
+        np.equal(_tiles(x, kh, kw, OH, OW), y[:, :, None, :, None], out=is_max)
         # Ties: keep only the first maximum of each window (row-major), as PyTorch does.
-        # (Tried: the same on 8 booleans per uint64 word was slower, 2.6 ms against 2.2 ms for the
-        # CNN's pooling at batch 128: its inner loops are 8 words long instead of 64 bytes.)
-        offsets = list(np.ndindex(kh, kw))
-        taken = is_max[:, :, 0, :, 0].copy()
-        for i, j in offsets[1:]:
-            hit = is_max[:, :, i, :, j]
-            np.greater(hit, taken, out=hit)  # hit and not taken, in one pass for booleans
-            if (i, j) != offsets[-1]:  # the last offset's hits need not be recorded
-                taken |= hit
+        last = len(slabs) - 1
+        if last:
+            taken = slabs[0].copy()
+            for k in range(1, last + 1):
+                np.greater(slabs[k], taken, out=slabs[k])  # hit and not taken, one pass for booleans
+                if k < last:  # the last offset's hits need not be recorded
+                    taken |= slabs[k]
         gt = np.ascontiguousarray(g.transpose(0, 2, 3, 1), y.dtype)  # (N, OH, OW, C)
-        dxt = np.multiply(is_max, gt[:, :, None, :, None]).reshape(N, OH * kh, OW * kw, C)
+        dxt = np.empty((N, OH, kh, OW, kw, C), y.dtype)
+        np.multiply(is_max, gt[:, :, None, :, None], out=dxt)
+        dxt = dxt.reshape(N, OH * kh, OW * kw, C)
         if (H, W) != (OH * kh, OW * kw):  # rows and columns past the last whole window get no gradient
             dxt = np.pad(dxt, ((0, 0), (0, H - OH * kh), (0, W - OW * kw), (0, 0)))
         return (dxt.transpose(0, 3, 1, 2),)
