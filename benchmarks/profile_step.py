@@ -4,15 +4,22 @@
     python benchmarks/profile_step.py overhead            # a tiny 4-4-2 MLP step: pure per-step Python cost
     python benchmarks/profile_step.py ratio W1            # the whole step, tensorgrad/numpy per round
     python benchmarks/profile_step.py ratio W1 --tensorgrad /tmp/old   # the same with another checkout
+    python benchmarks/profile_step.py versus /tmp/old W4  # this tensorgrad and /tmp/old's, interleaved
 
 ``--tensorgrad DIR`` imports tensorgrad from the source tree DIR (e.g. ``git worktree add /tmp/old
 REV``), so a change can be compared with an earlier commit on the same machine, one after the
-other. These are profiling aids that print; the targets are measured by speed.py.
+other. ``versus DIR`` runs both versions in one process, interleaved round by round with NumPy:
+the machine's speed drifts (the NumPy W1 step took 0.67 ms one afternoon and 1.13 ms the next
+hour), and only a comparison within each round cancels that. These are profiling aids that
+print; the targets are measured by speed.py.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,11 +28,18 @@ import numpy as np
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["phases", "overhead", "ratio"])
-    parser.add_argument("workload", nargs="?", default="W1", help="W1-W4 (phases, ratio)")
+    parser.add_argument("what", choices=["phases", "overhead", "ratio", "versus"])
+    parser.add_argument("arguments", nargs="*", metavar="[DIR] WORKLOAD",
+                        help="W1-W4 (default W1); versus takes the other source tree first, and also tiny")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--tensorgrad", metavar="DIR", help="import tensorgrad from this source tree")
-    return parser.parse_args()
+    args = parser.parse_args()
+    wanted = 2 if args.what == "versus" else 1
+    if args.what == "versus" and not args.arguments or len(args.arguments) > wanted:
+        parser.error(f"{args.what} takes {'DIR [WORKLOAD]' if wanted == 2 else '[WORKLOAD]'}")
+    args.other = args.arguments.pop(0) if args.what == "versus" else None
+    args.workload = args.arguments[0] if args.arguments else "W1"
+    return args
 
 
 def import_speed(tensorgrad_dir: str | None):
@@ -86,29 +100,52 @@ def phases(speed, workload: str, rounds: int) -> None:
         print("   ".join(row))
 
 
-def step_ratio(speed, spec, batch: int, steps: int, rounds: int, label: str) -> None:
-    """Whole steps, tensorgrad and NumPy interleaved: medians and the median per-round ratio."""
+def step_ratio(speed, spec, batch: int, steps: int, rounds: int, label: str, other: type | None = None) -> None:
+    """Whole steps, tensorgrad (and ``other``, an implementation class) and NumPy interleaved:
+    medians and the median per-round ratios."""
     weights = speed.initial_weights(spec)
     batches = speed.make_batches(spec, batch, 10)
-    runners = {impl.name: speed.step_block(impl, batches, steps)
-               for impl in (speed.TensorgradImpl(spec, weights), speed.numpy_impl(spec, weights))}
-    summary = speed.summarise(speed.interleave(runners, rounds, warmup=2), [("tensorgrad", "numpy")])
-    median = summary["median"]
-    print(f"{label}: tensorgrad {median['tensorgrad'] * 1e3:.1f} µs, numpy {median['numpy'] * 1e3:.1f} µs per step, "
-          f"tensorgrad/numpy {speed.format_ratio(summary['ratios']['tensorgrad/numpy'])}")
+    impls = [speed.TensorgradImpl(spec, weights), speed.numpy_impl(spec, weights)]
+    pairs = [("tensorgrad", "numpy")]
+    if other is not None:
+        impls.append(other(spec, weights))
+        pairs += [(other.name, "numpy"), ("tensorgrad", other.name)]
+    runners = {impl.name: speed.step_block(impl, batches, steps) for impl in impls}
+    summary = speed.summarise(speed.interleave(runners, rounds, warmup=2), pairs)
+    times = ", ".join(f"{name} {seconds * 1e3:.1f}" for name, seconds in summary["median"].items())
+    print(f"{label}: µs per step {times}")
+    for pair in pairs:
+        print(f"  {'/'.join(pair)} {speed.format_ratio(summary['ratios']['/'.join(pair)])}")
+
+
+def other_checkout(speed, tree: str) -> type:
+    """An implementation class for the tensorgrad of source tree ``tree``, imported as the package
+    ``tensorgrad_other`` (a copy: tensorgrad's own imports are relative), so both versions can
+    run in one process."""
+    source = Path(tree).resolve() / "tensorgrad"
+    if not (source / "__init__.py").is_file():
+        sys.exit(f"no tensorgrad package in {tree}")
+    copy = Path(tempfile.mkdtemp(prefix="tensorgrad-versus-")) / "tensorgrad_other"
+    shutil.copytree(source, copy)
+    sys.path.insert(0, str(copy.parent))
+    modules = [importlib.import_module(f"tensorgrad_other{suffix}") for suffix in ("", ".nn", ".optim", ".nn.functional")]
+    print(f"other tensorgrad from {source}")
+    return type("OtherTensorgradImpl", (speed.TensorgradImpl,), dict(
+        name="other", package=modules[0], nn=modules[1], optim=modules[2], functional=modules[3]))
 
 
 def main() -> None:
     args = parse()
     speed = import_speed(args.tensorgrad)
+    other = other_checkout(speed, args.other) if args.what == "versus" else None
     if args.what == "phases":
         phases(speed, args.workload, args.rounds or 4)
-    elif args.what == "overhead":
-        step_ratio(speed, speed.MLPSpec((4, 4, 2)), 2, 2000, args.rounds or 25, "tiny 4-4-2 MLP, batch 2")
+    elif args.what == "overhead" or (args.what == "versus" and args.workload == "tiny"):
+        step_ratio(speed, speed.MLPSpec((4, 4, 2)), 2, 2000, args.rounds or 25, "tiny 4-4-2 MLP, batch 2", other)
     else:
         workload = speed.WORKLOADS[args.workload]
         steps = 1 if isinstance(workload.model, speed.CNNSpec) else 100
-        step_ratio(speed, workload.model, workload.batch, steps, args.rounds or 15, workload.describe())
+        step_ratio(speed, workload.model, workload.batch, steps, args.rounds or 15, workload.describe(), other)
 
 
 if __name__ == "__main__":

@@ -190,25 +190,26 @@ def build_sequential(nn: Any, spec: MLPSpec | CNNSpec) -> Any:
 class TensorgradImpl:
     """The documented tensorgrad training loop."""
     name = "tensorgrad"
+    package, nn, optim, functional = tg, tgnn, tgoptim, tgF  # (profile_step.py swaps in another checkout's)
 
     def __init__(self, spec: MLPSpec | CNNSpec, weights: list[np.ndarray], lr: float = LR) -> None:
-        self.model = build_sequential(tgnn, spec)
+        self.model = build_sequential(self.nn, spec)
         for param, value in zip(self.model.parameters(), weights, strict=True):
             np.copyto(param.data, value)
-        self.optimizer = tgoptim.SGD(self.model.parameters(), lr=lr)
+        self.optimizer = self.optim.SGD(self.model.parameters(), lr=lr)
 
     def prepare(self, batches: list) -> list:
         return batches  # takes NumPy arrays, as its DataLoader yields them
 
     def step(self, x: Any, y: Any) -> Any:
         self.optimizer.zero_grad()
-        loss = tgF.cross_entropy(self.model(x), y)
+        loss = self.functional.cross_entropy(self.model(x), y)
         loss.backward()
         self.optimizer.step()
         return loss
 
     def predict(self, x: Any) -> np.ndarray:
-        with tg.no_grad():
+        with self.package.no_grad():
             return self.model(x).data
 
     def weights(self) -> list[np.ndarray]:

@@ -33,3 +33,16 @@ def test_another_checkout_that_is_not_tensorgrad_is_refused(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "overhead", "--tensorgrad", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and f"could not import tensorgrad from {tmp_path}" in done.stderr
+
+
+def test_versus_runs_another_source_tree_in_the_same_process():
+    out = run("versus", str(SCRIPT.parents[1]), "tiny", "--rounds", "2")
+    assert f"other tensorgrad from {SCRIPT.parents[1] / 'tensorgrad'}" in out
+    for pair in ("tensorgrad/numpy", "other/numpy", "tensorgrad/other"):
+        assert float(re.search(rf"{pair} (\d+\.\d+)", out).group(1)) > 0
+
+
+def test_versus_refuses_a_tree_without_tensorgrad(tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPT), "versus", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and f"no tensorgrad package in {tmp_path}" in done.stderr
