@@ -78,19 +78,25 @@ def environment(torch: Any = None) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------- timing
 def interleave(runners: dict[str, Callable[[], float]], rounds: int,
                warmup: int = 1) -> dict[str, list[float]]:
-    """Run every runner ``warmup`` times, then in turn (A B C A B C ...) for ``rounds`` rounds.
+    """Run every runner ``warmup`` times, then in turn for ``rounds`` rounds, the order rotating
+    from round to round (A B C, B C A, C A B, A B C ...).
 
     A runner performs one timed block and returns its seconds per unit (per step, per pass...).
     Interleaving exposes all of them to the same drift of a busy or throttling machine, so a
-    ratio computed within one round is much steadier than a ratio of separate medians.
+    ratio computed within one round is much steadier than a ratio of separate medians. Rotating
+    gives every runner every position equally often: whatever runs right after PyTorch pays for
+    it (measured, no_grad inference of the W1 MLP in a fixed order: tensorgrad/numpy 1.10 with
+    tensorgrad right after torch, 1.00 with NumPy there, 1.04 without torch).
     Returns the seconds per unit of each round, per runner.
     """
     for run in runners.values():
         for _ in range(warmup):
             run()
     times: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(rounds):
-        for name, run in runners.items():
+    order = list(runners.items())
+    for round_number in range(rounds):
+        start = round_number % len(order)
+        for name, run in order[start:] + order[:start]:
             times[name].append(run())
     return times
 

@@ -22,11 +22,12 @@ Implementations, started from the same weights and fed the same batches:
     numpy       forward and backward written by hand (NumpyMLP, NumpyCNN below)
     torch       the same nn.Sequential in PyTorch, torch.set_num_threads = NumPy's BLAS threads
 
-Method: each implementation is warmed up, then they run in turn (A B C A B C ...) for --repeats
-rounds, one timed block of steps each per round. Reported per workload: the median ms/step of each
-implementation and the ratios tensorgrad/numpy, torch/numpy, tensorgrad/torch computed round by
-round, as median [10th-90th percentile]. Before timing, a self-check (tiny sizes, every invocation)
-verifies that one step of the NumPy baseline (and of PyTorch) gives tensorgrad's updated weights.
+Method: each implementation is warmed up, then they run in turn for --repeats rounds, one timed
+block of steps each per round, the order rotating (A B C, B C A, C A B, ...). Reported per
+workload: the median ms/step of each implementation and the ratios tensorgrad/numpy, torch/numpy,
+tensorgrad/torch computed round by round, as median [10th-90th percentile]. Before timing, a
+self-check (tiny sizes, every invocation) verifies that one step of the NumPy baseline (and of
+PyTorch) gives tensorgrad's updated weights.
 
 Other parts: --scaling (tensorgrad/numpy ratio against batch size and hidden width), --inference
 (no_grad forward of the W1 MLP over 10,000 images in batches of 1,000), --memory (peak memory of an
