@@ -134,11 +134,13 @@ class Workload:
 
 # Steps per timed block: long enough (~50-100 ms) that switching implementations, which leaves
 # the next one cold caches and sleeping threads, is a small part of each block.
+# Rounds are multiples of 12: the rotating order (see interleave) then gives each of 3 or 4
+# implementations every position equally often.
 WORKLOADS = {
-    "W1": Workload("W1", MLPSpec((784, 128, 10), "relu"), batch=128, steps=100, rounds=30, target=1.15),
-    "W2": Workload("W2", MLPSpec((784, 128, 10), "relu"), batch=1, steps=1000, rounds=30, target=2.0),
-    "W3": Workload("W3", MLPSpec((784, 512, 10), "sigmoid"), batch=128, steps=50, rounds=30, target=1.10),
-    "W4": Workload("W4", CNNSpec(), batch=128, steps=1, rounds=10, target=1.0, stretch=1.0),
+    "W1": Workload("W1", MLPSpec((784, 128, 10), "relu"), batch=128, steps=100, rounds=36, target=1.15),
+    "W2": Workload("W2", MLPSpec((784, 128, 10), "relu"), batch=1, steps=1000, rounds=36, target=2.0),
+    "W3": Workload("W3", MLPSpec((784, 512, 10), "sigmoid"), batch=128, steps=50, rounds=36, target=1.10),
+    "W4": Workload("W4", CNNSpec(), batch=128, steps=1, rounds=24, target=1.0, stretch=1.0),
 }
 INFERENCE_TARGET = 1.1
 
@@ -713,7 +715,7 @@ def run_scaling(quick: bool, repeats: int | None) -> dict[str, list[dict[str, An
     """tensorgrad/numpy for the W1-style MLP step against batch size and against hidden width."""
     batches, widths = ((1, 16, 256), (64, 512, 2048)) if quick else ((1, 4, 16, 64, 256, 1024),
                                                                      (64, 128, 512, 1024, 2048))
-    rounds, block = (repeats or 3, 0.02) if quick else (repeats or 15, 0.1)
+    rounds, block = (repeats or 3, 0.02) if quick else (repeats or 16, 0.1)
     points = {"batch": [(MLPSpec((784, 128, 10)), b) for b in batches],
               "hidden": [(MLPSpec((784, h, 10)), 128) for h in widths]}
     results: dict[str, list[dict[str, Any]]] = {}
@@ -750,7 +752,7 @@ def run_inference(quick: bool, repeats: int | None, torch: Any) -> dict[str, Any
     def runner(impl: Any) -> Callable[[], float]:
         data = [x for x, _ in impl.prepare(batches)]
         return lambda: timed(lambda: [impl.predict(x) for x in data])
-    rounds = repeats or (3 if quick else 20)
+    rounds = repeats or (3 if quick else 24)
     summary = summarise(interleave({impl.name: runner(impl) for impl in impls}, rounds, warmup=2), PAIRS)
     return {"images": images, "batch": batch, "rounds": rounds, "target_tensorgrad_over_numpy": INFERENCE_TARGET,
             **summary}
@@ -863,8 +865,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parts.add_argument("--memory", action="store_true", help="peak memory of one epoch")
     parser.add_argument("--workloads", nargs="+", choices=sorted(WORKLOADS), metavar="W",
                         help="workloads to time: W1 W2 W3 W4 (default all)")
-    parser.add_argument("--repeats", type=int, help="interleaved rounds (default 30 for W1-W3, 10 for "
-                                                    "W4, 15 per scaling point, 20 for inference)")
+    parser.add_argument("--repeats", type=int, help="interleaved rounds (default 36 for W1-W3, 24 for "
+                                                    "W4, 16 per scaling point, 24 for inference)")
     parser.add_argument("--quick", action="store_true", help="few rounds and sizes: a smoke run")
     parser.add_argument("--check", action="store_true", help="only check the baselines (tiny and full sizes)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
