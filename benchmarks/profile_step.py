@@ -5,13 +5,17 @@
     python benchmarks/profile_step.py ratio W1            # the whole step, tensorgrad/numpy per round
     python benchmarks/profile_step.py ratio W1 --tensorgrad /tmp/old   # the same with another checkout
     python benchmarks/profile_step.py versus /tmp/old W4  # this tensorgrad and /tmp/old's, interleaved
+    python benchmarks/profile_step.py ops W1              # tensorgrad's op code alone, without the framework
 
 ``--tensorgrad DIR`` imports tensorgrad from the source tree DIR (e.g. ``git worktree add /tmp/old
 REV``), so a change can be compared with an earlier commit on the same machine, one after the
 other. ``versus DIR`` runs both versions in one process, interleaved round by round with NumPy:
 the machine's speed drifts (the NumPy W1 step took 0.67 ms one afternoon and 1.13 ms the next
-hour), and only a comparison within each round cancels that. These are profiling aids that
-print; the targets are measured by speed.py.
+hour), and only a comparison within each round cancels that. ``ops`` (MLP workloads) runs the
+same step by calling tensorgrad's op classes directly on arrays -- forward, backward, the SGD
+formula -- with no Tensor, graph, engine, module or optimizer: it splits the gap to NumPy into
+the ops' own code (ops-only/numpy) and the framework around them (tensorgrad/ops-only). These
+are profiling aids that print; the targets are measured by speed.py.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ import numpy as np
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["phases", "overhead", "ratio", "versus"])
+    parser.add_argument("what", choices=["phases", "overhead", "ratio", "versus", "ops"])
     parser.add_argument("arguments", nargs="*", metavar="[DIR] WORKLOAD",
                         help="W1-W4 (default W1); versus takes the other source tree first, and also tiny")
     parser.add_argument("--rounds", type=int, default=None)
@@ -118,6 +122,60 @@ def step_ratio(speed, spec, batch: int, steps: int, rounds: int, label: str, oth
         print(f"  {'/'.join(pair)} {speed.format_ratio(summary['ratios']['/'.join(pair)])}")
 
 
+class OpsOnlyMLP:
+    """The MLP training step made of tensorgrad's op code alone: each op's forward and backward
+    called on arrays, the loss gradient seeded by hand, SGD's p −= lr·g; no Tensor, no graph."""
+    name = "ops-only"
+
+    def __init__(self, spec, weights: list[np.ndarray], lr: float = 0.01) -> None:
+        from tensorgrad.ops.nn import CrossEntropy, Linear
+        self.linear, self.cross_entropy = Linear, CrossEntropy
+        self.params = [np.array(w, np.float32) for w in weights]  # W1, b1, W2, b2, ...
+        self.activation, self.lr = spec.activation, lr
+
+    def prepare(self, batches: list) -> list:
+        return batches
+
+    def _node(self, op: type, needs: tuple[bool, ...]):
+        node = object.__new__(op)
+        node.needs_input_grad = needs
+        return node
+
+    def step(self, x: np.ndarray, y: np.ndarray):
+        layers = list(zip(self.params[0::2], self.params[1::2]))
+        nodes, h = [], x
+        for i, (weight, bias) in enumerate(layers):
+            nodes.append(self._node(self.linear, (i > 0, True, True)))
+            h = nodes[-1].forward(h, weight, bias, activation=self.activation if i < len(layers) - 1 else None)
+        loss_node = self._node(self.cross_entropy, (True, False))
+        loss = loss_node.forward(h, y)
+        g = np.empty((), np.float32)
+        g.fill(1)
+        g, _ = loss_node.backward(g)
+        grads = []
+        for node in reversed(nodes):
+            g, grad_w, grad_b = node.backward(g)
+            grads = [grad_w, grad_b] + grads
+        for param, grad in zip(self.params, grads):
+            param -= self.lr * grad
+        return loss
+
+    def weights(self) -> list[np.ndarray]:
+        return [p.copy() for p in self.params]
+
+
+def check_same_step(speed, workload, impl_class: type) -> None:
+    """Exit unless one step of ``impl_class`` gives tensorgrad's updated weights (same work)."""
+    weights = speed.initial_weights(workload.model)
+    (x, y), = speed.make_batches(workload.model, workload.batch, 1)
+    reference, candidate = speed.TensorgradImpl(workload.model, weights), impl_class(workload.model, weights)
+    reference.step(x, y)
+    candidate.step(x, y)
+    for mine, theirs in zip(candidate.weights(), reference.weights(), strict=True):
+        if not np.allclose(mine, theirs, rtol=1e-5, atol=1e-7):
+            sys.exit(f"{impl_class.name}: one step differs from tensorgrad's, the comparison would be void")
+
+
 def other_checkout(speed, tree: str) -> type:
     """An implementation class for the tensorgrad of source tree ``tree``, imported as the package
     ``tensorgrad_other`` (a copy: tensorgrad's own imports are relative), so both versions can
@@ -140,6 +198,13 @@ def main() -> None:
     other = other_checkout(speed, args.other) if args.what == "versus" else None
     if args.what == "phases":
         phases(speed, args.workload, args.rounds or 4)
+    elif args.what == "ops":
+        workload = speed.WORKLOADS[args.workload]
+        if isinstance(workload.model, speed.CNNSpec):
+            sys.exit("ops: MLP workloads only (W1-W3)")
+        check_same_step(speed, workload, OpsOnlyMLP)
+        step_ratio(speed, workload.model, workload.batch, workload.steps, args.rounds or 24, workload.describe(),
+                   OpsOnlyMLP)
     elif args.what == "overhead" or (args.what == "versus" and args.workload == "tiny"):
         step_ratio(speed, speed.MLPSpec((4, 4, 2)), 2, 2000, args.rounds or 25, "tiny 4-4-2 MLP, batch 2", other)
     else:

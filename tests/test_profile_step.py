@@ -46,3 +46,14 @@ def test_versus_refuses_a_tree_without_tensorgrad(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "versus", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and f"no tensorgrad package in {tmp_path}" in done.stderr
+
+
+def test_ops_only_splits_the_gap_into_op_code_and_framework():
+    out = run("ops", "W2", "--rounds", "2")  # it first checks that its step matches tensorgrad's
+    for pair in ("tensorgrad/numpy", "ops-only/numpy", "tensorgrad/ops-only"):
+        assert float(re.search(rf"{pair} (\d+\.\d+)", out).group(1)) > 0
+
+
+def test_ops_only_refuses_the_cnn():
+    done = subprocess.run([sys.executable, str(SCRIPT), "ops", "W4"], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "MLP workloads only" in done.stderr
