@@ -10,8 +10,8 @@
 ``--tensorgrad DIR`` imports tensorgrad from the source tree DIR (e.g. ``git worktree add /tmp/old
 REV``), so a change can be compared with an earlier commit on the same machine, one after the
 other. ``versus DIR`` runs both versions in one process, interleaved round by round with NumPy:
-the machine's speed drifts (the NumPy W1 step took 0.67 ms one afternoon and 1.13 ms the next
-hour), and only a comparison within each round cancels that. ``ops`` (MLP workloads) runs the
+the machine's speed drifts (the NumPy W1 step took from 0.59 to 1.56 ms within one hour), and
+only a comparison within each round cancels that. ``ops`` (MLP workloads) runs the
 same step by calling tensorgrad's op classes directly on arrays -- forward, backward, the SGD
 formula -- with no Tensor, graph, engine, module or optimizer: it splits the gap to NumPy into
 the ops' own code (ops-only/numpy) and the framework around them (tensorgrad/ops-only). These
@@ -38,11 +38,14 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--tensorgrad", metavar="DIR", help="import tensorgrad from this source tree")
     args = parser.parse_args()
-    wanted = 2 if args.what == "versus" else 1
-    if args.what == "versus" and not args.arguments or len(args.arguments) > wanted:
-        parser.error(f"{args.what} takes {'DIR [WORKLOAD]' if wanted == 2 else '[WORKLOAD]'}")
-    args.other = args.arguments.pop(0) if args.what == "versus" else None
+    versus = args.what == "versus"
+    if (versus and not args.arguments) or len(args.arguments) > (2 if versus else 1):
+        parser.error(f"{args.what} takes {'DIR [WORKLOAD]' if versus else '[WORKLOAD]'}")
+    args.other = args.arguments.pop(0) if versus else None
     args.workload = args.arguments[0] if args.arguments else "W1"
+    known = ("W1", "W2", "W3", "W4") + (("tiny",) if versus else ())
+    if args.what != "overhead" and args.workload not in known:
+        parser.error(f"{args.what}: unknown workload {args.workload!r}, expected one of {', '.join(known)}")
     return args
 
 

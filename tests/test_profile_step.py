@@ -57,3 +57,8 @@ def test_ops_only_splits_the_gap_into_op_code_and_framework():
 def test_ops_only_refuses_the_cnn():
     done = subprocess.run([sys.executable, str(SCRIPT), "ops", "W4"], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "MLP workloads only" in done.stderr
+
+
+def test_an_unknown_workload_is_named_in_the_error():
+    done = subprocess.run([sys.executable, str(SCRIPT), "ops", "W9"], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "unknown workload 'W9'" in done.stderr
