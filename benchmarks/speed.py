@@ -71,7 +71,7 @@ from tensorgrad import nn as tgnn, optim as tgoptim  # noqa: E402
 
 LR = 0.01
 DTYPE = np.float32
-CHUNK_BYTES = 4 * 2**20  # patch matrix per chunk of images in NumpyCNN: stays in the CPU cache
+CHUNK_BYTES = 4 * 2**20  # patch matrix (or output) per chunk of images in NumpyCNN: stays in the CPU cache
 PAIRS = (("tensorgrad", "numpy"), ("tensorgrad-unfused", "numpy"), ("torch", "numpy"), ("tensorgrad", "torch"))
 
 
@@ -453,7 +453,7 @@ class ConvLayer:
         self.grad_kernel, self.grad_bias = np.empty_like(self.kernel), np.empty_like(self.bias)
         self._partial = np.empty_like(self.kernel)
         side = image - 2
-        per_image = side * side * self.kernel.nbytes // self.kernel.shape[1]   # its patch matrix
+        per_image = side * side * max(self.kernel.shape) * self.kernel.itemsize  # patches or output, the wider
         self.chunk = max(1, CHUNK_BYTES // per_image)
         self._patches = np.empty((self.chunk * side * side, self.kernel.shape[0]), DTYPE)
 

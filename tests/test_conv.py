@@ -137,6 +137,27 @@ def test_conv2d_in_chunks_gives_the_same_values_and_gradients(monkeypatch, strid
     np.testing.assert_allclose(results[0][0], ref_conv2d(x.data, w.data, b.data, stride, 1), rtol=1e-12, atol=1e-12)
 
 
+def test_a_conv_whose_output_is_wider_than_its_patches_is_chunked_by_its_output(monkeypatch):
+    # a first layer: 1 channel in (9 numbers per patch), 16 out: the output bounds the chunk, so
+    # that the bias, the activation and their gradients run on cache-sized pieces too
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((5, 1, 8, 8))
+    w = tg.tensor(rng.standard_normal((16, 1, 3, 3)), requires_grad=True)
+    b = tg.tensor(rng.standard_normal(16), requires_grad=True)
+    g = rng.standard_normal((5, 16, 6, 6))
+    output_per_image = 16 * 6 * 6 * 8  # bytes; the patches take 9 * 6 * 6 * 8
+    results = []
+    for chunk_bytes in (1 << 30, 2 * output_per_image):  # the whole batch at once; 2, 2 and 1 images
+        monkeypatch.setattr(conv_ops, "CHUNK_BYTES", chunk_bytes)
+        w.grad = b.grad = None
+        out = conv2d(x, w, b, activation="relu")
+        assert out.grad_fn.geometry[-1] == chunk_bytes // output_per_image  # images per chunk
+        out.backward(g)
+        results.append((out.data, w.grad, b.grad))
+    for a, c in zip(*results):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
 # ------------------------------------------------------------------------------- gradients
 @pytest.mark.parametrize("x_shape, w_shape, bias, stride, padding", CONV_CASES, ids=CONV_IDS)
 def test_conv2d_gradcheck(x_shape, w_shape, bias, stride, padding):
