@@ -168,15 +168,13 @@ class OpsOnlyMLP:
 
 
 def check_same_step(speed, workload, impl_class: type) -> None:
-    """Exit unless one step of ``impl_class`` gives tensorgrad's updated weights (same work)."""
+    """Exit unless one step of ``impl_class`` gives tensorgrad's loss and updated weights (speed.py's
+    self-check of its baselines): otherwise the comparison would be void."""
     weights = speed.initial_weights(workload.model)
-    (x, y), = speed.make_batches(workload.model, workload.batch, 1)
-    reference, candidate = speed.TensorgradImpl(workload.model, weights), impl_class(workload.model, weights)
-    reference.step(x, y)
-    candidate.step(x, y)
-    for mine, theirs in zip(candidate.weights(), reference.weights(), strict=True):
-        if not np.allclose(mine, theirs, rtol=1e-5, atol=1e-7):
-            sys.exit(f"{impl_class.name}: one step differs from tensorgrad's, the comparison would be void")
+    impls = [speed.TensorgradImpl(workload.model, weights), impl_class(workload.model, weights)]
+    problems = speed.check_one_step(workload.model, workload.batch, None, impls)
+    if problems:
+        sys.exit(f"{impl_class.name}: one step differs from tensorgrad's:\n  " + "\n  ".join(problems))
 
 
 def other_checkout(speed, tree: str) -> type:

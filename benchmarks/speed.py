@@ -593,11 +593,12 @@ CHECK_CASES = [  # tiny versions of every code path: relu / sigmoid MLP, one sam
 ]
 
 
-def check_one_step(spec: MLPSpec | CNNSpec, batch: int, torch: Any) -> list[str]:
-    """One step of every implementation from the same weights on the same batch; return the
-    disagreements with tensorgrad (loss, or updated weights beyond rtol 1e-4, or weight changes
-    beyond 1e-3 of the largest change: that catches a wrong gradient the weights alone hide)."""
-    impls = implementations(spec, torch, unfused=True)
+def check_one_step(spec: MLPSpec | CNNSpec, batch: int, torch: Any, impls: list | None = None) -> list[str]:
+    """One step of every implementation (``impls``, tensorgrad's first; by default all of
+    ``implementations``) from the same weights on the same batch; return the disagreements with
+    tensorgrad (loss, or updated weights beyond rtol 1e-4, or weight changes beyond 1e-3 of the
+    largest change: that catches a wrong gradient the weights alone hide)."""
+    impls = impls or implementations(spec, torch, unfused=True)
     before = impls[0].weights()
     (x, y), = make_batches(spec, batch, 1, seed=2)
     losses = {impl.name: float(impl.step(*impl.prepare([(x, y)])[0]).item()) for impl in impls}

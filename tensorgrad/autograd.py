@@ -173,8 +173,7 @@ def _wrap_inputs(inputs: tuple) -> tuple:
         if isinstance(x, np.ndarray):
             like = x
             break
-    return tuple([x if isinstance(x, _Tensor) else _Tensor._from_op(x, None) if type(x) is np.ndarray
-                  else _Tensor._constant(x, like) for x in inputs])
+    return tuple([x if isinstance(x, _Tensor) else _Tensor._constant(x, like) for x in inputs])
 
 
 def _shares_memory_with(saved: tuple, array: np.ndarray) -> bool:

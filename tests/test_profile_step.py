@@ -62,3 +62,20 @@ def test_ops_only_refuses_the_cnn():
 def test_an_unknown_workload_is_named_in_the_error():
     done = subprocess.run([sys.executable, str(SCRIPT), "ops", "W9"], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "unknown workload 'W9'" in done.stderr
+
+
+def test_ops_only_is_refused_when_its_step_differs_from_tensorgrads():
+    import pytest
+    sys.path.insert(0, str(SCRIPT.parent))
+    import profile_step
+    import speed
+
+    class WrongRate(profile_step.OpsOnlyMLP):
+        name = "wrong-rate"
+
+        def __init__(self, spec, weights):
+            super().__init__(spec, weights, lr=2 * speed.LR)
+    workload = speed.Workload("tiny", speed.MLPSpec((30, 16, 10)), batch=8, steps=1, rounds=1, target=1.0)
+    profile_step.check_same_step(speed, workload, profile_step.OpsOnlyMLP)  # the real one passes
+    with pytest.raises(SystemExit, match="wrong-rate: one step differs from tensorgrad's"):
+        profile_step.check_same_step(speed, workload, WrongRate)

@@ -244,17 +244,24 @@ class Sequential(ModuleList):
         modules = tuple(self._modules.values())
         i = 0
         while i < len(modules):
-            module = modules[i]
-            if self.fuse_activations and i + 1 < len(modules):
-                # exact classes only (their own __dict__): a subclass may have changed forward(),
-                # and so may an instance (a forward patched onto it)
-                following = modules[i + 1]
-                activation = type(following).__dict__.get("fusable_activation")
-                if (activation is not None and "forward_fused" in type(module).__dict__
-                        and "forward" not in module.__dict__ and "forward" not in following.__dict__):
-                    x = module.forward_fused(x, activation)
-                    i += 2
-                    continue
-            x = module(x)
-            i += 1
+            activation = self._fusable_activation(modules, i)
+            if activation is not None:
+                x = modules[i].forward_fused(x, activation)
+                i += 2
+            else:
+                x = modules[i](x)
+                i += 1
         return x
+
+    def _fusable_activation(self, modules: tuple[Module, ...], i: int) -> str | None:
+        """The activation that modules[i + 1] applies, if modules[i] can run it fused, else None.
+        Exact classes only (their own __dict__): a subclass may have changed forward(), and so
+        may an instance (a forward patched onto it)."""
+        if not self.fuse_activations or i + 1 >= len(modules):
+            return None
+        layer, following = modules[i], modules[i + 1]
+        activation = type(following).__dict__.get("fusable_activation")
+        if (activation is None or "forward_fused" not in type(layer).__dict__
+                or "forward" in layer.__dict__ or "forward" in following.__dict__):
+            return None
+        return activation
