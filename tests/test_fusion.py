@@ -93,7 +93,7 @@ def test_sequential_fuses_exact_layer_activation_pairs_only():
     np.testing.assert_allclose(model(x).data, model[4](model[3](model[2](model[0](x).tanh() * 2.0))).data)
 
 
-def test_document_cnn_keeps_its_layer_names_and_fuses_each_relu():
+def test_document_cnn_keeps_its_layer_names_and_fuses_each_relu_and_its_pooling():
     model = DocumentCNN(conv_channels=(2, 3), hidden=4, dropout=False)
     assert [k for k in model.state_dict()] == ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
                                                "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
@@ -108,7 +108,8 @@ def test_document_cnn_keeps_its_layer_names_and_fuses_each_relu():
         node = stack.pop()
         names.add(node.name)
         stack.extend(t.grad_fn for t in node.inputs if t.grad_fn is not None)
-    assert {"conv2d+relu", "linear+relu"} <= names and "relu" not in names
+    assert {"conv2d+relu", "conv2d+relu+max_pool2d", "linear+relu"} <= names
+    assert not names & {"relu", "max_pool2d"}
 
 
 def test_a_changed_fused_output_is_refused_by_backward():
@@ -130,3 +131,81 @@ def test_an_unknown_activation_is_a_clear_error():
     x4, w4 = _params(rng, (1, 1, 4, 4), (1, 1, 3, 3))
     with pytest.raises(ValueError, match=r"conv2d: activation must be None or one of"):
         F.conv2d(x4, w4, activation="softmax")
+
+
+def _conv_relu_pool(x, w, b, activation, max_pool, fused):
+    if fused:
+        return F.conv2d(x, w, b, padding=1, activation=activation, max_pool=max_pool)
+    y = F.conv2d(x, w, b, padding=1)
+    return F.max_pool2d(y.relu() if activation else y, max_pool)
+
+
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("max_pool", [2, (2, 3)])
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 30])  # one image per chunk; the whole batch at once
+@pytest.mark.parametrize("ties", [False, True])
+def test_conv2d_relu_max_pool2d_fused_equals_the_three_ops(monkeypatch, activation, max_pool, chunk_bytes, ties):
+    # Output 9x8 is not a multiple of (2, 3): the last row and columns get no gradient. With ties
+    # (small integers: many equal values, and all-zero windows after relu) the gradient must go
+    # to each window's first maximum, as max_pool2d (and PyTorch) send it.
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(7)
+    x, w, b = _params(rng, (3, 2, 9, 8), (4, 2, 3, 3), (4,))
+    if ties:
+        for t in (x, w, b):
+            t.data[...] = np.round(t.data)
+    fused = _conv_relu_pool(x, w, b, activation, max_pool, fused=True)
+    g = rng.standard_normal(fused.shape).astype(np.float32)
+    fused.backward(g)
+    fused_grads = _grads(x, w, b)
+    separate = _conv_relu_pool(x, w, b, activation, max_pool, fused=False)
+    separate.backward(g)
+    np.testing.assert_array_equal(fused.data, separate.data)
+    for a, c in zip(fused_grads, _grads(x, w, b)):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, c, rtol=1e-6, atol=1e-6)
+    assert fused.grad_fn.name == ("conv2d+relu+max_pool2d" if activation else "conv2d+max_pool2d")
+    assert fused.grad_fn.formula.startswith("max_pool2d: ∂x = g routed to the (first) max")
+
+
+def test_fused_max_pool_passes_gradcheck():
+    rng = np.random.default_rng(8)
+    x, w, b = _params(rng, (2, 2, 6, 7), (3, 2, 3, 3), (3,), dtype=np.float64)
+    assert tg.gradcheck(lambda x, w, b: F.conv2d(x, w, b, activation="relu", max_pool=2), [x, w, b])
+
+
+def test_max_pool_fuses_only_after_relu_or_no_activation_and_within_the_output():
+    rng = np.random.default_rng(9)
+    x, w = _params(rng, (1, 1, 5, 5), (1, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d: max_pool can be fused after no activation or 'relu' only, not 'sigmoid'"):
+        F.conv2d(x, w, activation="sigmoid", max_pool=2)
+    with pytest.raises(ValueError, match=r"conv2d: max_pool kernel \(4, 4\) is larger than the convolution's output 3x3"):
+        F.conv2d(x, w, max_pool=4)
+
+
+def _node_names(out):
+    names, node = [], out.grad_fn
+    while node is not None:
+        names.append(node.name)
+        node = next((t.grad_fn for t in node.inputs if t.grad_fn is not None), None)
+    return names[::-1]
+
+
+@pytest.mark.parametrize("layers, expected", [
+    ([nn.Conv2d(2, 3, 3), nn.ReLU(), nn.MaxPool2d(2)], ["conv2d+relu+max_pool2d"]),
+    ([nn.Conv2d(2, 3, 3), nn.MaxPool2d((2, 3))], ["conv2d+max_pool2d"]),
+    ([nn.Conv2d(2, 3, 3), nn.Sigmoid(), nn.MaxPool2d(2)], ["conv2d+sigmoid", "max_pool2d"]),  # ties: see the op
+    ([nn.Conv2d(2, 3, 3), nn.ReLU(), nn.MaxPool2d(2, stride=1)], ["conv2d+relu", "max_pool2d"]),  # overlapping
+    ([nn.Conv2d(2, 3, 3), nn.ReLU(), nn.MaxPool2d(2, padding=1)], ["conv2d+relu", "max_pool2d"]),
+    ([nn.Conv2d(2, 3, 3), nn.ReLU(), nn.AvgPool2d(2)], ["conv2d+relu", "avg_pool2d"]),
+    ([nn.Linear(7, 4), nn.MaxPool2d(2)], ["linear", "max_pool2d"]),
+])
+def test_sequential_fuses_a_conv_its_relu_and_a_tiling_max_pool(layers, expected):
+    x = np.random.default_rng(10).standard_normal((2, 2, 7, 7)).astype(np.float32)
+    model = nn.Sequential(*layers)
+    fused = model(x)
+    assert _node_names(fused) == expected
+    model.fuse_activations = False
+    separate = model(x)
+    assert len(_node_names(separate)) == len(layers)
+    np.testing.assert_array_equal(fused.data, separate.data)

@@ -33,18 +33,40 @@ def test_in_place_change_of_a_saved_output_is_caught():
         y.sum().backward()
 
 
-@pytest.mark.parametrize("op", ["conv2d", "max_pool2d"])
-def test_in_place_change_of_an_image_a_conv_or_pooling_saved_is_caught(op):
-    # conv2d keeps a channels-last view of its input and max pooling of a conv's output keeps that
-    # output: both must still count as having saved the tensor's array
+def test_in_place_change_of_an_image_a_conv_saved_is_caught():
+    # conv2d keeps a channels-last view of its input: it must still count as having saved the
+    # tensor's array
     x = tg.tensor(np.random.default_rng(0).standard_normal((2, 2, 6, 6)), requires_grad=True)
     w = tg.tensor(np.ones((2, 2, 3, 3)), requires_grad=True)
-    image = x if op == "conv2d" else tg.nn.functional.conv2d(x, w)
-    out = tg.nn.functional.conv2d(image, w) if op == "conv2d" else tg.nn.functional.max_pool2d(image, 2)
+    out = tg.nn.functional.conv2d(x, w)
     with tg.no_grad():
-        image *= 2
-    with pytest.raises(RuntimeError, match=f"op '{op}' saved for backward was changed in place"):
+        x *= 2
+    with pytest.raises(RuntimeError, match="op 'conv2d' saved for backward was changed in place"):
         out.sum().backward()
+
+
+@pytest.mark.parametrize("layout", ["channels-last", "NCHW"])
+def test_max_pooling_keeps_where_the_maxima_were_so_its_input_may_change_afterwards(layout):
+    # max pooling saves each window's first maximum (or copies of its windows), not its input:
+    # changing the input afterwards leaves the gradient of the forward that ran
+    rng = np.random.default_rng(0)
+    x = tg.tensor(rng.standard_normal((2, 2, 6, 6)), requires_grad=True)
+    w = tg.tensor(rng.standard_normal((2, 2, 3, 3)), requires_grad=True)
+    grads = []
+    for change in (False, True):
+        x.grad = w.grad = None
+        image = tg.nn.functional.conv2d(x, w)  # channels-last in memory
+        if layout == "NCHW":
+            image = image.reshape(2, 32).reshape(2, 2, 4, 4)  # copied in NumPy's default layout
+        out = tg.nn.functional.max_pool2d(image, 2)
+        assert out.grad_fn.tiles == (layout == "channels-last")
+        if change:
+            with tg.no_grad():
+                image *= -1  # would move every maximum
+        (out * out).sum().backward()
+        grads.append((x.grad.copy(), w.grad.copy()))
+    for before, after in zip(*grads):
+        np.testing.assert_array_equal(before, after)
 
 
 def test_in_place_change_of_an_unsaved_input_is_allowed_and_correct():

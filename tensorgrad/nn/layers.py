@@ -38,6 +38,8 @@ class Linear(Module):
     def forward(self, x: Any) -> Any:
         return F.linear(x, self.weight, self.bias)
 
+    fusable_options = ("activation",)  # what Sequential may pass to forward_fused
+
     def forward_fused(self, x: Any, activation: str) -> Any:
         """This layer and then ``activation`` as one node (what Sequential runs for Linear, ReLU)."""
         return F.linear(x, self.weight, self.bias, activation=activation)
@@ -67,9 +69,13 @@ class Conv2d(Module):
     def forward(self, x: Any) -> Any:
         return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
 
-    def forward_fused(self, x: Any, activation: str) -> Any:
-        """This layer and then ``activation`` as one node (what Sequential runs for Conv2d, ReLU)."""
-        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding, activation=activation)
+    fusable_options = ("activation", "max_pool")  # what Sequential may pass to forward_fused
+
+    def forward_fused(self, x: Any, activation: str | None = None, max_pool: Any = None) -> Any:
+        """This layer, then ``activation``, then max pooling over ``max_pool`` windows, as one node
+        (what Sequential runs for Conv2d, ReLU, MaxPool2d)."""
+        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+                        activation=activation, max_pool=max_pool)
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -87,6 +93,13 @@ class MaxPool2d(Module):
 
     def forward(self, x: Any) -> Any:
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    @property
+    def fusable_max_pool(self) -> Any:
+        """The kernel size, when a Conv2d just before can run this pooling fused (stride = kernel,
+        no padding), else None."""
+        plain = _pair(self.stride) == _pair(self.kernel_size) and _pair(self.padding) == (0, 0)
+        return self.kernel_size if plain else None
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -224,10 +224,13 @@ class Sequential(ModuleList):
 
     A ``Linear`` or ``Conv2d`` followed directly by a ``ReLU``, ``Sigmoid`` or ``Tanh`` runs as one
     fused node ("linear+relu", "conv2d+relu"): the activation is applied while the layer's output
-    is still in the CPU cache, and backward applies its derivative the same way. Values and
-    gradients are exactly those of the two modules run one after the other; only the graph has one
-    node fewer (``tg.trace`` prints both formulas on that node). Set ``fuse_activations = False``
-    on a Sequential to get the two nodes, e.g. to trace the activation's own step.
+    is still in the CPU cache, and backward applies its derivative the same way. A ``Conv2d``
+    (then a ``ReLU``) then a ``MaxPool2d`` with stride = kernel and no padding fuse the pooling
+    too ("conv2d+relu+max_pool2d"): the convolution's output is pooled chunk by chunk and never
+    stored whole. Values and gradients are exactly those of the modules run one after the other;
+    only the graph has fewer nodes (``tg.trace`` prints every formula on the fused node). Set
+    ``fuse_activations = False`` on a Sequential to get one node per module, e.g. to trace the
+    activation's own step.
     """
 
     fuse_activations: bool = True
@@ -244,24 +247,34 @@ class Sequential(ModuleList):
         modules = tuple(self._modules.values())
         i = 0
         while i < len(modules):
-            activation = self._fusable_activation(modules, i)
-            if activation is not None:
-                x = modules[i].forward_fused(x, activation)
-                i += 2
-            else:
-                x = modules[i](x)
-                i += 1
+            options, count = self._fusion(modules, i)
+            x = modules[i].forward_fused(x, **options) if count > 1 else modules[i](x)
+            i += count
         return x
 
-    def _fusable_activation(self, modules: tuple[Module, ...], i: int) -> str | None:
-        """The activation that modules[i + 1] applies, if modules[i] can run it fused, else None.
-        Exact classes only (their own __dict__): a subclass may have changed forward(), and so
-        may an instance (a forward patched onto it)."""
-        if not self.fuse_activations or i + 1 >= len(modules):
-            return None
-        layer, following = modules[i], modules[i + 1]
-        activation = type(following).__dict__.get("fusable_activation")
-        if (activation is None or "forward_fused" not in type(layer).__dict__
-                or "forward" in layer.__dict__ or "forward" in following.__dict__):
-            return None
-        return activation
+    def _fusion(self, modules: tuple[Module, ...], i: int) -> tuple[dict[str, Any], int]:
+        """What modules[i] runs fused with the modules after it: the options of its
+        ``forward_fused`` ({"activation": "relu", "max_pool": (2, 2)}) and how many modules that
+        covers (1: none fused). Exact classes only (their own __dict__): a subclass may have
+        changed forward(), and so may an instance (a forward patched onto it)."""
+        layer = modules[i]
+        fusable = type(layer).__dict__.get("fusable_options", ())
+        if not self.fuse_activations or not fusable or "forward" in layer.__dict__:
+            return {}, 1
+        options, j = {}, i + 1
+        activation = _fusable(modules, j, "fusable_activation")
+        if activation is not None and "activation" in fusable:
+            options["activation"], j = activation, j + 1
+        if "max_pool" in fusable and options.get("activation") in (None, "relu"):
+            pool = _fusable(modules, j, "fusable_max_pool")  # None unless stride = kernel, no padding
+            if pool is not None:
+                options["max_pool"], j = pool, j + 1
+        return options, j - i
+
+
+def _fusable(modules: tuple[Module, ...], j: int, attribute: str) -> Any:
+    """What modules[j] offers to fuse into the layer before it (its ``attribute``, which its own
+    class must define), or None: past the end, a subclass, or an instance with its own forward."""
+    if j >= len(modules) or "forward" in modules[j].__dict__ or attribute not in type(modules[j]).__dict__:
+        return None
+    return getattr(modules[j], attribute)

@@ -38,7 +38,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autograd import Function
-from .nn import fused_activation
+from .elementwise import FUSABLE_ACTIVATIONS
+from .nn import fused_activation, fused_name_and_formula
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "conv2d", "max_pool2d", "avg_pool2d"]
 
@@ -137,11 +138,41 @@ def _is_channels_last(x: np.ndarray) -> bool:
     return x.transpose(0, 2, 3, 1).flags.c_contiguous
 
 
-def _tiles(x: np.ndarray, kh: int, kw: int, OH: int, OW: int) -> np.ndarray:
-    """The windows of non-overlapping kh×kw pooling of channels-last x (N, C, H, W), as the view
-    (N, OH, kh, OW, kw, C) (rows and columns past the last whole window left out)."""
-    xt = x.transpose(0, 2, 3, 1)[:, :OH * kh, :OW * kw]
-    return xt.reshape(x.shape[0], OH, kh, OW, kw, x.shape[1])
+def _tiles(xt: np.ndarray, kh: int, kw: int, OH: int, OW: int) -> np.ndarray:
+    """The windows of non-overlapping kh×kw pooling of channels-last images xt (N, H, W, C), as
+    the view (N, OH, kh, OW, kw, C) (rows and columns past the last whole window left out)."""
+    return xt[:, :OH * kh, :OW * kw].reshape(xt.shape[0], OH, kh, OW, kw, xt.shape[3])
+
+
+def _max_of_tiles(tiles: np.ndarray, pooled: np.ndarray, first: np.ndarray) -> None:
+    """Max pooling of ``tiles`` (N, OH, kh, OW, kw, C) into ``pooled`` (N, OH, OW, C), and into
+    ``first`` the row-major index (i·kw + j) of each window's first maximum: the one PyTorch
+    gives the gradient to. A running max over the kernel offsets, where a later offset takes a
+    window over only if it is strictly greater, so a tie stays with the earlier one."""
+    kh, kw = tiles.shape[2], tiles.shape[4]
+    np.copyto(pooled, tiles[:, :, 0, :, 0])
+    first.fill(0)
+    greater = np.empty(pooled.shape, bool)
+    for k, (i, j) in enumerate(np.ndindex(kh, kw)):
+        if k:
+            np.greater(tiles[:, :, i, :, j], pooled, out=greater)
+            np.copyto(first, k, where=greater)
+            np.maximum(pooled, tiles[:, :, i, :, j], out=pooled)
+
+
+def _route_to_first_max(g: np.ndarray, first: np.ndarray, dtiles: np.ndarray) -> None:
+    """Max pooling's backward: ``dtiles`` (N, OH, kh, OW, kw, C) = ``g`` (N, OH, OW, C) at each
+    window's first maximum (``first``, from _max_of_tiles), 0 at its other pixels."""
+    kh, kw = dtiles.shape[2], dtiles.shape[4]
+    hit = np.empty(first.shape, bool)
+    for k, (i, j) in enumerate(np.ndindex(kh, kw)):
+        np.equal(first, k, out=hit)
+        np.multiply(g, hit, out=dtiles[:, :, i, :, j])
+
+
+def _index_dtype(count: int) -> np.dtype:
+    """The smallest unsigned integer type that numbers ``count`` kernel offsets (uint8 up to 256)."""
+    return np.min_scalar_type(max(count - 1, 0))
 
 
 def _offsets(kh: int, kw: int, sh: int, sw: int, oh: int, ow: int) -> list[tuple[slice, slice]]:
@@ -183,7 +214,7 @@ class Conv2d(Function):
     name = "conv2d"
     formula = "∂x = full correlation of g with the flipped kernel,  ∂w = Σ g ⊗ patches,  ∂b = Σ g"
 
-    def forward(self, x, weight, bias=None, stride=1, padding=0, activation=None):
+    def forward(self, x, weight, bias=None, stride=1, padding=0, activation=None, max_pool=None):
         detail = f" (input {x.shape}, weight {weight.shape})"
         if weight.ndim != 4:
             raise ValueError(f"conv2d: weight must be 4-D (out_channels, in_channels, kh, kw), got shape {weight.shape}")
@@ -196,37 +227,65 @@ class Conv2d(Function):
                              f"got {bias.shape}{detail}")
         dtype = np.result_type(x, weight) if bias is None else np.result_type(x, weight, bias)
         self.activation = fused_activation(self, activation)
+        pool = None if max_pool is None else self._pool_geometry(max_pool, OH, OW, detail)
         N, L, K = x.shape[0], OH * OW, kh * kw * C
         xt = _pad(x.transpose(0, 2, 3, 1), ph, pw, rows_axis=1)  # (N, Hp, Wp, C), a view if no padding
         kernel = _kernel_matrix(weight, dtype)                     # (kh·kw·C, O)
 
-        out = np.empty((N, OH, OW, O), dtype)
         step = _chunk(L * max(K, O) * dtype.itemsize)  # the patches or the output, whichever is wider
         cols = np.empty((min(step, N) * L, K), dtype)  # one buffer, reused by every chunk
+        if pool is None:
+            out = np.empty((N, OH, OW, O), dtype)
+        else:  # only the pooled output is kept: the convolution's is one chunk at a time
+            (pkh, pkw), PH, PW = pool
+            conv_chunk = np.empty((min(step, N), OH, OW, O), dtype)
+            out = np.empty((N, PH, PW, O), dtype)
+            first = np.empty((N, PH, PW, O), _index_dtype(pkh * pkw))
         for s in range(0, N, step):
             n = min(step, N - s)
             patches = _im2col(xt[s:s + n], kh, kw, sh, sw, OH, OW, cols[:n * L])
-            y = np.matmul(patches, kernel, out=out[s:s + n].reshape(n * L, O))  # (n·L, K) @ (K, O)
+            conv = out[s:s + n] if pool is None else conv_chunk[:n]
+            y = np.matmul(patches, kernel, out=conv.reshape(n * L, O))  # (n·L, K) @ (K, O)
             if bias is not None:
                 y += bias  # while the chunk is still in cache
+            if pool is not None:  # pooled while in cache too; ReLU commutes with max, so it comes after
+                y = out[s:s + n]
+                _max_of_tiles(_tiles(conv, pkh, pkw, PH, PW), y, first[s:s + n])
             if self.activation is not None:
                 self.activation.activate(y, out=y)  # in place, in cache too: no second pass over the output
         # xt is x itself seen channels-last, unless padded; out only for the activation's slope
-        self.save(xt, kernel, out if self.activation else None)
+        self.save(xt, kernel, out if self.activation else None, first if pool else None)
         self.geometry = (x.shape, x.dtype, weight.shape, weight.dtype,
-                         bias.dtype if bias is not None else None, (sh, sw), (ph, pw), dtype, step)
-        return out.transpose(0, 3, 1, 2)  # (N, O, OH, OW), channels-last in memory
+                         bias.dtype if bias is not None else None, (sh, sw), (ph, pw), dtype, (OH, OW), pool, step)
+        return out.transpose(0, 3, 1, 2)  # (N, O, OH, OW) (or pooled), channels-last in memory
+
+    def _pool_geometry(self, max_pool, OH, OW, detail):
+        """Check ``max_pool`` (a kernel size; stride = kernel, no padding) against the convolution's
+        output; name the node; return ((kh, kw), pooled height, pooled width)."""
+        pkh, pkw = _pair(max_pool, "max_pool", self.name, 1)
+        if self.activation not in (None, FUSABLE_ACTIVATIONS["relu"]):
+            # sigmoid or tanh can round two different maxima to one value (both 1.0): the tie would
+            # then send the gradient elsewhere than max pooling after the activation does
+            raise ValueError(f"conv2d: max_pool can be fused after no activation or 'relu' only, "
+                             f"not '{self.activation.name}'")
+        if pkh > OH or pkw > OW:
+            raise ValueError(f"conv2d: max_pool kernel {(pkh, pkw)} is larger than the convolution's "
+                             f"output {OH}x{OW}{detail}")
+        stages = (self.activation, MaxPool2d) if self.activation else (MaxPool2d,)
+        self.name, self.formula = fused_name_and_formula(Conv2d, *stages)
+        return (pkh, pkw), OH // pkh, OW // pkw
 
     def backward(self, g):
-        xt, kernel, out = self.saved
-        x_shape, x_dtype, w_shape, w_dtype, b_dtype, (sh, sw), (ph, pw), dtype, step = self.geometry
+        xt, kernel, out, first = self.saved
+        (x_shape, x_dtype, w_shape, w_dtype, b_dtype, (sh, sw), (ph, pw), dtype,
+         (OH, OW), pool, step) = self.geometry
         need_x, need_w = self.needs_input_grad[:2]
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         O, C, kh, kw = w_shape
-        N, OH, OW = g.shape[0], g.shape[2], g.shape[3]
+        N = g.shape[0]
         L, K = OH * OW, kh * kw * C
-        # g channels-last, (N, OH·OW, O): free when g came from this layout (a ReLU, a pooling)
-        gt = np.ascontiguousarray(g.transpose(0, 2, 3, 1), dtype).reshape(N, L, O)
+        # g channels-last, (N, ·, O): free when g came from this layout (a ReLU, a pooling)
+        gt = np.ascontiguousarray(g.transpose(0, 2, 3, 1), dtype).reshape(N, -1, O)
 
         # Per chunk of images: ∂w += patchesᵀ @ g (patches rebuilt into the reused buffer) and
         # ∂patches = g @ wᵀ, added back onto the image by _col2im. That is the "full correlation of g
@@ -243,11 +302,18 @@ class Conv2d(Function):
             kernel_t = np.ascontiguousarray(kernel.T)
             offsets = _offsets(kh, kw, sh, sw, OH, OW)
             dxt = np.empty(xt.shape, dtype)  # zeroed chunk by chunk, in cache, just before its adds
+        if pool is not None:  # the convolution's output gradient, one chunk at a time
+            (pkh, pkw), PH, PW = pool
+            # rows and columns past the last whole window get no gradient: zero them once
+            dconv = (np.empty if (PH * pkh, PW * pkw) == (OH, OW) else np.zeros)((chunk, OH, OW, O), dtype)
         for s in range(0, N, step):
             n = min(step, N - s)
-            gs = gt[s:s + n].reshape(n * L, O)
+            gs = gt[s:s + n].reshape(-1, O)
             if self.activation is not None:  # ∂ pre-activation, chunk by chunk while it is in cache
-                gs = self.activation.slope(gs, out[s:s + n].reshape(n * L, O))
+                gs = self.activation.slope(gs, out[s:s + n].reshape(-1, O))
+            if pool is not None:  # then through the max pooling: to each window's first maximum
+                _route_to_first_max(gs.reshape(n, PH, PW, O), first[s:s + n], _tiles(dconv[:n], pkh, pkw, PH, PW))
+                gs = dconv[:n].reshape(n * L, O)
             if need_b:
                 grad_bias += gs.sum(axis=0)
             if need_w:
@@ -300,19 +366,14 @@ class MaxPool2d(Function):
     def _forward_tiles(self, x, kh, kw, OH, OW):
         """Windows that tile a channels-last image (a conv's output): the image reshaped to
         (N, OH, kh, OW, kw, C) is every window at once, with the channels innermost, so each max
-        and, in backward, each compare runs over long contiguous rows."""
+        and, in backward, each routing runs over long contiguous rows."""
         self.tiles = True
-        tiles = _tiles(x, kh, kw, OH, OW)
-        offsets = list(np.ndindex(kh, kw))
-        if len(offsets) == 1:  # a 1x1 window: the max is the pixel itself
-            y = tiles[:, :, 0, :, 0].copy()
-        else:  # the first two offsets in one pass, then one pass per further offset
-            (i0, j0), (i1, j1) = offsets[:2]
-            y = np.maximum(tiles[:, :, i0, :, j0], tiles[:, :, i1, :, j1])
-        for i, j in offsets[2:]:
-            np.maximum(y, tiles[:, :, i, :, j], out=y)
-        self.save(x, y)
-        self.geometry = (kh, kw, OH, OW)
+        N, C, H, W = x.shape
+        y = np.empty((N, OH, OW, C), x.dtype)
+        first = np.empty((N, OH, OW, C), _index_dtype(kh * kw))
+        _max_of_tiles(_tiles(x.transpose(0, 2, 3, 1), kh, kw, OH, OW), y, first)
+        self.save(first)  # backward needs only where each maximum was, not x
+        self.geometry = (x.shape, x.dtype, kh, kw)
         return y.transpose(0, 3, 1, 2)  # (N, C, OH, OW), channels-last like x
 
     def backward(self, g):
@@ -333,30 +394,14 @@ class MaxPool2d(Function):
         return (dxp[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]].astype(y.dtype, copy=False),)
 
     def _backward_tiles(self, g):
-        x, y = self.saved
-        kh, kw, OH, OW = self.geometry
-        N, C, H, W = x.shape
-        # is_max[n, oh, i, ow, j, c]: pixel (i, j) of its window holds the window's max. It is
-        # stored offset-major, one contiguous slab (N, OH, OW, C) per kernel offset, so that the tie
-        # passes below run over long contiguous rows (measured for the CNN's 2x2 pooling at batch
-        # 128: 0.7 ms, against 4 ms on the strided slices of the window-major layout).
-        slabs = np.empty((kh * kw,) + y.shape, bool)
-        is_max = slabs.reshape((kh, kw) + y.shape).transpose(2, 3, 0, 4, 1, 5)  # (N, OH, kh, OW, kw, C)
-        np.equal(_tiles(x, kh, kw, OH, OW), y[:, :, None, :, None], out=is_max)
-        # Ties: keep only the first maximum of each window (row-major), as PyTorch does.
-        last = len(slabs) - 1
-        if last:
-            taken = slabs[0].copy()
-            for k in range(1, last + 1):
-                np.greater(slabs[k], taken, out=slabs[k])  # hit and not taken, one pass for booleans
-                if k < last:  # the last offset's hits need not be recorded
-                    taken |= slabs[k]
-        gt = np.ascontiguousarray(g.transpose(0, 2, 3, 1), y.dtype)  # (N, OH, OW, C)
-        dxt = np.empty((N, OH, kh, OW, kw, C), y.dtype)
-        np.multiply(is_max, gt[:, :, None, :, None], out=dxt)
-        dxt = dxt.reshape(N, OH * kh, OW * kw, C)
-        if (H, W) != (OH * kh, OW * kw):  # rows and columns past the last whole window get no gradient
-            dxt = np.pad(dxt, ((0, 0), (0, H - OH * kh), (0, W - OW * kw), (0, 0)))
+        (first,) = self.saved
+        (N, C, H, W), dtype, kh, kw = self.geometry
+        OH, OW = first.shape[1:3]
+        gt = np.ascontiguousarray(g.transpose(0, 2, 3, 1), dtype)  # (N, OH, OW, C)
+        covered = (H, W) == (OH * kh, OW * kw)
+        # rows and columns past the last whole window get no gradient
+        dxt = (np.empty if covered else np.zeros)((N, H, W, C), dtype)
+        _route_to_first_max(gt, first, _tiles(dxt, kh, kw, OH, OW))
         return (dxt.transpose(0, 3, 1, 2),)
 
 
@@ -393,12 +438,15 @@ class AvgPool2d(Function):
 
 # ------------------------------------------------------------------------------ functional API
 def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
-           activation: str | None = None):
+           activation: str | None = None, max_pool: Any = None):
     """2-D convolution of x (N, C, H, W) with weight (O, C, kh, kw) plus an optional bias (O,);
-    ``activation`` ("relu", "sigmoid", "tanh") applies that too, fused into the same node."""
+    ``activation`` ("relu", "sigmoid", "tanh") applies that too, fused into the same node, and
+    ``max_pool`` (a kernel size, after no activation or relu) then max pooling with stride = kernel:
+    one node "conv2d+relu+max_pool2d", the numbers and gradients of the three ops in a row."""
+    options = dict(stride=stride, padding=padding, activation=activation, max_pool=max_pool)
     if bias is None:
-        return Conv2d.apply(x, weight, stride=stride, padding=padding, activation=activation)
-    return Conv2d.apply(x, weight, bias, stride=stride, padding=padding, activation=activation)
+        return Conv2d.apply(x, weight, **options)
+    return Conv2d.apply(x, weight, bias, **options)
 
 
 def max_pool2d(x: Any, kernel_size: Any = 2, stride: Any = None, padding: Any = 0):

@@ -49,15 +49,16 @@ def fused_activation(op: Function, activation: str | None) -> type[Activation] |
     if activation not in FUSABLE_ACTIVATIONS:
         raise ValueError(f"{op.name}: activation must be None or one of {sorted(FUSABLE_ACTIVATIONS)}, "
                          f"got {activation!r}")
-    op.name, op.formula = _fused_name_and_formula(type(op), activation)
+    op.name, op.formula = fused_name_and_formula(type(op), FUSABLE_ACTIVATIONS[activation])
     return FUSABLE_ACTIVATIONS[activation]
 
 
 @functools.lru_cache(maxsize=None)
-def _fused_name_and_formula(op: type[Function], activation: str) -> tuple[str, str]:
-    """("linear+relu", both formulas): built once per pair, not on every forward."""
-    formula = FUSABLE_ACTIVATIONS[activation].formula
-    return f"{op.name}+{activation}", f"{activation}: {formula};  then {op.name}, with g = ∂a: {op.formula}"
+def fused_name_and_formula(op: type[Function], *after: type[Function]) -> tuple[str, str]:
+    """The name and formula of ``op`` fused with the ops ``after`` it ("conv2d+relu+max_pool2d"):
+    the formulas in backward order, the last op's first. Built once per combination."""
+    stages = "".join(f"{stage.name}: {stage.formula};  then " for stage in reversed(after))
+    return "+".join(t.name for t in (op, *after)), f"{stages}{op.name}, with g = ∂a: {op.formula}"
 
 
 class Linear(Function):
