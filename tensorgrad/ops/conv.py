@@ -206,6 +206,11 @@ class Conv2d(Function):
     ``activation="relu"`` (or "sigmoid", "tanh") applies it to each chunk of the output while the
     chunk is in the CPU cache, and backward multiplies by its derivative chunk by chunk: one node
     ("conv2d+relu"), the same numbers as conv2d followed by relu, two passes over memory fewer.
+    ``max_pool=k`` (after no activation or relu) then max-pools each chunk over k×k windows with
+    stride k, in cache too, and returns the pooled output ("conv2d+relu+max_pool2d"): the
+    convolution's own output is never stored whole, ReLU runs after the max on a quarter of the
+    values (max and ReLU commute), and backward rebuilds each chunk's output gradient from the
+    positions of the maxima. Same numbers and gradients as the three ops in a row.
 
     The output has the (N, O, OH, OW) shape of PyTorch, stored channels-last (see the module's
     docstring); NumPy's arithmetic does not depend on the layout, only its speed does.
