@@ -226,6 +226,35 @@ def test_params_without_grad_are_skipped(optimizer_class):
     assert with_grad in optimizer.state
 
 
+class _GeneralPathSGD(SGD):
+    """SGD that always runs the general update rule (no plain-SGD shortcut)."""
+
+    _step_group = Optimizer._step_group
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lr", [0.1, np.float64(0.03), 1e-3])
+def test_plain_sgd_shortcut_equals_the_general_path(dtype, lr):
+    """Plain SGD (no momentum, weight decay or maximize) takes a shortcut: the same bits, the same
+    state entries and versions as the general rule, and parameters without a gradient untouched."""
+    import tensorgrad as tg
+
+    results = []
+    for optimizer_class in (SGD, _GeneralPathSGD):
+        params = [tg.tensor(X0.astype(dtype), requires_grad=True), tg.tensor(X0[0].astype(dtype)), P(X0.astype(dtype))]
+        optimizer = optimizer_class([{"params": params[:2]}, {"params": params[2:], "lr": 0.5}], lr=lr)
+        for grad in GRADS:
+            params[0].grad, params[2].grad = grad.astype(dtype), (2 * grad).astype(dtype)
+            optimizer.step()
+        assert [p in optimizer.state for p in params] == [True, False, True]
+        results.append(([p.data for p in params], [p._version for p in params[:2]]))
+    (got, got_versions), (want, want_versions) = results
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype == dtype
+        np.testing.assert_array_equal(g, w)
+    assert got_versions == want_versions == [STEPS, 0]
+
+
 def test_zero_grad():
     params = [P(np.ones(3, np.float32)), P(np.ones(2, np.float32))]
     optimizer = SGD(params)

@@ -100,10 +100,16 @@ def _target_array(target: Any) -> np.ndarray:
     return target.data if isinstance(target, Tensor) else np.asarray(target)
 
 
+def _target_constant(target: Any) -> Tensor:
+    """A loss's target as a constant Tensor (no grad). Made here, directly: the op's generic wrapping
+    of non-Tensor inputs costs more, on every training step."""
+    return Tensor._from_op(_target_array(target), None)
+
+
 def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Cross-entropy of (N, C) logits against integer labels (N,) or one-hot / probability targets
     (N, C): log-softmax and the negative log-likelihood fused in one stable op."""
-    return _nn.CrossEntropy.apply(input, _target_array(target), reduction=reduction)
+    return _nn.CrossEntropy.apply(input, _target_constant(target), reduction=reduction)
 
 
 def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
@@ -121,12 +127,12 @@ def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noq
 
 def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """−[t·log p + (1−t)·log(1−p)] for probabilities p (logs clamped at −100, as PyTorch)."""
-    return _nn.BinaryCrossEntropy.apply(input, _target_array(target), reduction=reduction)
+    return _nn.BinaryCrossEntropy.apply(input, _target_constant(target), reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Binary cross-entropy of logits z, computed as max(z,0) − z·t + log(1 + e^−|z|): no overflow."""
-    return _nn.BinaryCrossEntropyWithLogits.apply(input, _target_array(target), reduction=reduction)
+    return _nn.BinaryCrossEntropyWithLogits.apply(input, _target_constant(target), reduction=reduction)
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002

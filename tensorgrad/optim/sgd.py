@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, Params
+from .optimizer import Optimizer, Params, _mark_changed
 
 __all__ = ["SGD"]
 
@@ -59,6 +59,20 @@ class SGD(Optimizer):
             raise ValueError(f"{self._name}: nesterov=True requires momentum > 0 and dampening = 0, "
                              f"but got momentum={options['momentum']!r}, "
                              f"dampening={options['dampening']!r}")
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        if group["momentum"] != 0 or group["weight_decay"] != 0 or group["maximize"]:
+            super()._step_group(group)
+            return
+        # Plain SGD, the common case: p = p - lr * g needs no state and no other option, so it
+        # skips the general path's per-parameter bookkeeping (same numbers; see test_optim).
+        lr, state = float(group["lr"]), self.state
+        for param in group["params"]:
+            grad = param.grad
+            if grad is not None:
+                state[param]  # an empty entry: a stepped parameter is in .state, as on the general path
+                param.data -= lr * grad
+                _mark_changed(param)
 
     def _update_parameter(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                           group: dict[str, Any]) -> None:
