@@ -147,16 +147,20 @@ def _tiles(xt: np.ndarray, kh: int, kw: int, OH: int, OW: int) -> np.ndarray:
 def _max_of_tiles(tiles: np.ndarray, pooled: np.ndarray, first: np.ndarray) -> None:
     """Max pooling of ``tiles`` (N, OH, kh, OW, kw, C) into ``pooled`` (N, OH, OW, C), and into
     ``first`` the row-major index (i·kw + j) of each window's first maximum: the one PyTorch
-    gives the gradient to. A running max over the kernel offsets, where a later offset takes a
-    window over only if it is strictly greater, so a tie stays with the earlier one."""
+    gives the gradient to. A running max over the kernel offsets, where offset k takes a window
+    over only if it is strictly greater (a tie stays with the earlier offset); as k only grows,
+    first = max(first, k·[taken over]), two passes over small integers instead of a masked copy
+    (measured on the CNN's pooling: 0.1 ms against 7 ms for np.copyto(first, k, where=...))."""
     kh, kw = tiles.shape[2], tiles.shape[4]
     np.copyto(pooled, tiles[:, :, 0, :, 0])
     first.fill(0)
     greater = np.empty(pooled.shape, bool)
+    taken = np.empty(first.shape, first.dtype)
     for k, (i, j) in enumerate(np.ndindex(kh, kw)):
         if k:
             np.greater(tiles[:, :, i, :, j], pooled, out=greater)
-            np.copyto(first, k, where=greater)
+            np.multiply(greater, first.dtype.type(k), out=taken)
+            np.maximum(first, taken, out=first)
             np.maximum(pooled, tiles[:, :, i, :, j], out=pooled)
 
 
@@ -370,15 +374,18 @@ class MaxPool2d(Function):
 
     def _forward_tiles(self, x, kh, kw, OH, OW):
         """Windows that tile a channels-last image (a conv's output): the image reshaped to
-        (N, OH, kh, OW, kw, C) is every window at once, with the channels innermost, so each max
-        and, in backward, each routing runs over long contiguous rows."""
+        (N, OH, kh, OW, kw, C) is every window at once, with the channels innermost. A few images
+        at a time, so that the passes over the kernel offsets re-read them from the cache."""
         self.tiles = True
         N, C, H, W = x.shape
         y = np.empty((N, OH, OW, C), x.dtype)
         first = np.empty((N, OH, OW, C), _index_dtype(kh * kw))
-        _max_of_tiles(_tiles(x.transpose(0, 2, 3, 1), kh, kw, OH, OW), y, first)
+        tiles = _tiles(x.transpose(0, 2, 3, 1), kh, kw, OH, OW)
+        step = _chunk(H * W * C * x.itemsize)
+        for s in range(0, N, step):
+            _max_of_tiles(tiles[s:s + step], y[s:s + step], first[s:s + step])
         self.save(first)  # backward needs only where each maximum was, not x
-        self.geometry = (x.shape, x.dtype, kh, kw)
+        self.geometry = (x.shape, x.dtype, kh, kw, step)
         return y.transpose(0, 3, 1, 2)  # (N, C, OH, OW), channels-last like x
 
     def backward(self, g):
@@ -400,13 +407,15 @@ class MaxPool2d(Function):
 
     def _backward_tiles(self, g):
         (first,) = self.saved
-        (N, C, H, W), dtype, kh, kw = self.geometry
+        (N, C, H, W), dtype, kh, kw, step = self.geometry
         OH, OW = first.shape[1:3]
-        gt = np.ascontiguousarray(g.transpose(0, 2, 3, 1), dtype)  # (N, OH, OW, C)
+        gt = g.transpose(0, 2, 3, 1)  # (N, OH, OW, C): a view when g is channels-last
         covered = (H, W) == (OH * kh, OW * kw)
         # rows and columns past the last whole window get no gradient
         dxt = (np.empty if covered else np.zeros)((N, H, W, C), dtype)
-        _route_to_first_max(gt, first, _tiles(dxt, kh, kw, OH, OW))
+        dtiles = _tiles(dxt, kh, kw, OH, OW)
+        for s in range(0, N, step):
+            _route_to_first_max(gt[s:s + step], first[s:s + step], dtiles[s:s + step])
         return (dxt.transpose(0, 3, 1, 2),)
 
 
