@@ -305,6 +305,8 @@ class Conv2d(Function):
         cols = np.empty((chunk * L, K), dtype)
         grad_kernel = np.zeros((K, O), dtype) if need_w else None
         grad_bias = np.zeros(O, dtype) if need_b else None
+        if need_b:  # Σ g as ones @ g: a matrix-vector product, ~5x faster than g.sum(axis=0) here
+            ones = np.ones(chunk * L, dtype)
         if need_w:
             part = np.empty((K, O), dtype)
         if need_x:  # (the first conv of a net, on the data, skips all of this)
@@ -324,7 +326,7 @@ class Conv2d(Function):
                 _route_to_first_max(gs.reshape(n, PH, PW, O), first[s:s + n], _tiles(dconv[:n], pkh, pkw, PH, PW))
                 gs = dconv[:n].reshape(n * L, O)
             if need_b:
-                grad_bias += gs.sum(axis=0)
+                grad_bias += ones[:n * L] @ gs
             if need_w:
                 patches = _im2col(xt[s:s + n], kh, kw, sh, sw, OH, OW, cols[:n * L])
                 grad_kernel += np.matmul(patches.T, gs, out=part)
