@@ -6,6 +6,7 @@
     python benchmarks/profile_step.py ratio W1 --tensorgrad /tmp/old   # the same with another checkout
     python benchmarks/profile_step.py versus /tmp/old W4  # this tensorgrad and /tmp/old's, interleaved
     python benchmarks/profile_step.py ops W1              # tensorgrad's op code alone, without the framework
+    python benchmarks/profile_step.py instructions        # CPU instructions per tiny step (valgrind): repeatable
 
 ``--tensorgrad DIR`` imports tensorgrad from the source tree DIR (e.g. ``git worktree add /tmp/old
 REV``), so a change can be compared with an earlier commit on the same machine, one after the
@@ -16,12 +17,23 @@ same step by calling tensorgrad's op classes directly on arrays -- forward, back
 formula -- with no Tensor, graph, engine, module or optimizer: it splits the gap to NumPy into
 the ops' own code (ops-only/numpy) and the framework around them (tensorgrad/ops-only). These
 are profiling aids that print; the targets are measured by speed.py.
+
+``instructions`` counts the CPU instructions of one step of the tiny 4-4-2 MLP (the per-step
+Python cost, nearly all of it) with valgrind's callgrind, for tensorgrad and NumPy (and with
+``--tensorgrad DIR`` for that tree). Unlike a timing it repeats to within a few hundred
+instructions whatever else the machine does, so it can resolve a change of 1% of the overhead;
+it cannot see memory effects, which only a timing shows. Each count is the difference of two runs
+(0 and ``--steps`` steps after the same warm-up), with one BLAS thread, a fixed hash seed and,
+where ``setarch`` exists, no address randomisation.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,11 +44,13 @@ import numpy as np
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["phases", "overhead", "ratio", "versus", "ops"])
+    parser.add_argument("what", choices=["phases", "overhead", "ratio", "versus", "ops", "instructions"])
     parser.add_argument("arguments", nargs="*", metavar="[DIR] WORKLOAD",
                         help="W1-W4 (default W1); versus takes the other source tree first, and also tiny")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--tensorgrad", metavar="DIR", help="import tensorgrad from this source tree")
+    parser.add_argument("--steps", type=int, default=300, help="instructions: steps counted (default 300)")
+    parser.add_argument("--count-child", nargs=2, metavar=("IMPL", "STEPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     versus = args.what == "versus"
     if (versus and not args.arguments) or len(args.arguments) > (2 if versus else 1):
@@ -44,7 +58,7 @@ def parse() -> argparse.Namespace:
     args.other = args.arguments.pop(0) if versus else None
     args.workload = args.arguments[0] if args.arguments else "W1"
     known = ("W1", "W2", "W3", "W4") + (("tiny",) if versus else ())
-    if args.what != "overhead" and args.workload not in known:
+    if args.what not in ("overhead", "instructions") and args.workload not in known:
         parser.error(f"{args.what}: unknown workload {args.workload!r}, expected one of {', '.join(known)}")
     return args
 
@@ -193,9 +207,47 @@ def other_checkout(speed, tree: str) -> type:
         name="other", package=modules[0], nn=modules[1], optim=modules[2], functional=modules[3]))
 
 
+def count_child(speed, impl_name: str, steps: int) -> None:
+    """Run in a child under callgrind: the tiny step of ``impl_name``, warmed up, then ``steps``."""
+    spec = speed.MLPSpec((4, 4, 2))
+    weights = speed.initial_weights(spec)
+    impl = (speed.TensorgradImpl if impl_name == "tensorgrad" else speed.numpy_impl)(spec, weights)
+    batches = speed.make_batches(spec, 2, 10)
+    for i in range(20 + steps):
+        impl.step(*batches[i % len(batches)])
+
+
+def instructions(tree: str | None, steps: int) -> None:
+    """Instructions per tiny step of tensorgrad and NumPy, counted by callgrind (see the docstring)."""
+    if shutil.which("valgrind") is None:
+        sys.exit("instructions: needs valgrind (Debian: apt-get install valgrind)")
+    env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
+    prefix = ["setarch", "-R"] if shutil.which("setarch") else []
+    base = [sys.executable, __file__, "instructions"] + (["--tensorgrad", tree] if tree else [])
+    subprocess.run(base + ["--count-child", "tensorgrad", "1"], env=env, check=True,
+                   capture_output=True)  # compiles the tree's .pyc files outside the counted runs
+
+    def count(impl: str, n: int) -> int:
+        done = subprocess.run(prefix + ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+                              + base + ["--count-child", impl, str(n)],
+                              env=env, capture_output=True, text=True, check=True)
+        return int(re.search(r"Collected : (\d+)", done.stderr).group(1))
+
+    for impl in ("tensorgrad", "numpy"):
+        per_step = (count(impl, steps) - count(impl, 0)) / steps
+        print(f"tiny 4-4-2 MLP, batch 2: {impl} {per_step / 1e3:.1f}k instructions per step")
+
+
 def main() -> None:
     args = parse()
+    if args.what == "instructions" and not args.count_child:
+        instructions(args.tensorgrad, args.steps)
+        return
     speed = import_speed(args.tensorgrad)
+    if args.count_child:
+        count_child(speed, args.count_child[0], int(args.count_child[1]))
+        return
     other = other_checkout(speed, args.other) if args.what == "versus" else None
     if args.what == "phases":
         phases(speed, args.workload, args.rounds or 4)

@@ -1,6 +1,7 @@
 """benchmarks/profile_step.py runs and prints what it promises (figures it prints are not judged)."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -79,3 +80,16 @@ def test_ops_only_is_refused_when_its_step_differs_from_tensorgrads():
     profile_step.check_same_step(speed, workload, profile_step.OpsOnlyMLP)  # the real one passes
     with pytest.raises(SystemExit, match="wrong-rate: one step differs from tensorgrad's"):
         profile_step.check_same_step(speed, workload, WrongRate)
+
+
+def test_the_counted_child_runs_each_implementations_tiny_step():
+    for impl in ("tensorgrad", "numpy"):  # what `instructions` runs under valgrind, here without it
+        done = subprocess.run([sys.executable, str(SCRIPT), "instructions", "--count-child", impl, "3"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+
+
+def test_instructions_without_valgrind_says_what_it_needs(tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPT), "instructions"], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, PATH=str(tmp_path)))  # no valgrind on this PATH
+    assert done.returncode != 0 and "instructions: needs valgrind" in done.stderr

@@ -247,20 +247,26 @@ class Sequential(ModuleList):
         modules = tuple(self._modules.values())
         i = 0
         while i < len(modules):
-            options, count = self._fusion(modules, i)
-            x = modules[i].forward_fused(x, **options) if count > 1 else modules[i](x)
-            i += count
+            fused = self._fusion(modules, i) if self.fuse_activations else None
+            if fused is None:
+                x = modules[i](x)
+                i += 1
+            else:
+                options, count = fused
+                x = modules[i].forward_fused(x, **options)
+                i += count
         return x
 
-    def _fusion(self, modules: tuple[Module, ...], i: int) -> tuple[dict[str, Any], int]:
+    @staticmethod
+    def _fusion(modules: tuple[Module, ...], i: int) -> tuple[dict[str, Any], int] | None:
         """What modules[i] runs fused with the modules after it: the options of its
         ``forward_fused`` ({"activation": "relu", "max_pool": (2, 2)}) and how many modules that
-        covers (1: none fused). Exact classes only (their own __dict__): a subclass may have
+        covers; None if nothing. Exact classes only (their own __dict__): a subclass may have
         changed forward(), and so may an instance (a forward patched onto it)."""
         layer = modules[i]
-        fusable = type(layer).__dict__.get("fusable_options", ())
-        if not self.fuse_activations or not fusable or "forward" in layer.__dict__:
-            return {}, 1
+        fusable = type(layer).__dict__.get("fusable_options")
+        if fusable is None or "forward" in layer.__dict__:
+            return None
         options, j = {}, i + 1
         activation = _fusable(modules, j, "fusable_activation")
         if activation is not None and "activation" in fusable:
@@ -269,7 +275,7 @@ class Sequential(ModuleList):
             pool = _fusable(modules, j, "fusable_max_pool")  # None unless stride = kernel, no padding
             if pool is not None:
                 options["max_pool"], j = pool, j + 1
-        return options, j - i
+        return (options, j - i) if options else None
 
 
 def _fusable(modules: tuple[Module, ...], j: int, attribute: str) -> Any:
