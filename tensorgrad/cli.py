@@ -263,7 +263,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 FUSED_HELP = ("show the graph as training runs it, a layer and its activation in one node "
-              "(linear+relu); by default each op is its own node")
+              "(linear+relu; a convolution with its ReLU and max pooling, conv2d+relu+max_pool2d); "
+              "by default each op is its own node")
 
 
 def _one_step_graph(recipe_name: str, batch_size: int | None, fused: bool = False):
