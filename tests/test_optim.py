@@ -229,7 +229,7 @@ def test_params_without_grad_are_skipped(optimizer_class):
 class _GeneralPathSGD(SGD):
     """SGD that always runs the general update rule (no plain-SGD shortcut)."""
 
-    _step_group = Optimizer._step_group
+    _group_update = Optimizer._group_update
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

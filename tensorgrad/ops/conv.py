@@ -174,6 +174,14 @@ def _route_to_first_max(g: np.ndarray, first: np.ndarray, dtiles: np.ndarray) ->
         np.multiply(g, hit, out=dtiles[:, :, i, :, j])
 
 
+def _pooled_gradient(shape: tuple[int, ...], dtype: Any, kh: int, kw: int, OH: int, OW: int) -> np.ndarray:
+    """An array for the gradient of channels-last images ``shape`` (N, H, W, C) that _route_to_first_max
+    fills window by window: zeros where no whole window reaches (rows and columns past the last
+    one get no gradient), left unset otherwise."""
+    covered = shape[1:3] == (OH * kh, OW * kw)
+    return (np.empty if covered else np.zeros)(shape, dtype)
+
+
 def _index_dtype(count: int) -> np.dtype:
     """The smallest unsigned integer type that numbers ``count`` kernel offsets (uint8 up to 256)."""
     return np.min_scalar_type(max(count - 1, 0))
@@ -315,8 +323,7 @@ class Conv2d(Function):
             dxt = np.empty(xt.shape, dtype)  # zeroed chunk by chunk, in cache, just before its adds
         if pool is not None:  # the convolution's output gradient, one chunk at a time
             (pkh, pkw), PH, PW = pool
-            # rows and columns past the last whole window get no gradient: zero them once
-            dconv = (np.empty if (PH * pkh, PW * pkw) == (OH, OW) else np.zeros)((chunk, OH, OW, O), dtype)
+            dconv = _pooled_gradient((chunk, OH, OW, O), dtype, pkh, pkw, PH, PW)
         for s in range(0, N, step):
             n = min(step, N - s)
             gs = gt[s:s + n].reshape(-1, O)
@@ -412,9 +419,7 @@ class MaxPool2d(Function):
         (N, C, H, W), dtype, kh, kw, step = self.geometry
         OH, OW = first.shape[1:3]
         gt = g.transpose(0, 2, 3, 1)  # (N, OH, OW, C): a view when g is channels-last
-        covered = (H, W) == (OH * kh, OW * kw)
-        # rows and columns past the last whole window get no gradient
-        dxt = (np.empty if covered else np.zeros)((N, H, W, C), dtype)
+        dxt = _pooled_gradient((N, H, W, C), dtype, kh, kw, OH, OW)
         dtiles = _tiles(dxt, kh, kw, OH, OW)
         for s in range(0, N, step):
             _route_to_first_max(gt[s:s + step], first[s:s + step], dtiles[s:s + step])

@@ -158,19 +158,21 @@ class Optimizer:
             The closure's loss, or ``None`` when no closure was given.
         """
         loss = closure() if closure is not None else None
+        state = self.state
         for group in self.param_groups:
-            self._step_group(group)
+            update = self._group_update(group)
+            for param in group["params"]:
+                grad = param.grad
+                if grad is None:
+                    continue  # like PyTorch: a parameter that got no gradient is left untouched
+                update(param.data, grad, state[param], group)
+                _mark_changed(param)
         return loss
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        """Update every parameter of ``group`` that has a gradient, with ``_update_parameter``."""
-        state, update = self.state, self._update_parameter
-        for param in group["params"]:
-            grad = param.grad
-            if grad is None:
-                continue  # like PyTorch: a parameter that got no gradient is left untouched
-            update(param.data, grad, state[param], group)
-            _mark_changed(param)
+    def _group_update(self, group: dict[str, Any]) -> Callable[..., None]:
+        """The rule that updates each parameter of ``group``: ``_update_parameter``, unless a
+        subclass has a simpler one for what the group's options leave of it."""
+        return self._update_parameter
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, Params, _mark_changed
+from .optimizer import Optimizer, Params
 
 __all__ = ["SGD"]
 
@@ -60,19 +61,16 @@ class SGD(Optimizer):
                              f"but got momentum={options['momentum']!r}, "
                              f"dampening={options['dampening']!r}")
 
-    def _step_group(self, group: dict[str, Any]) -> None:
+    def _group_update(self, group: dict[str, Any]) -> Callable[..., None]:
         if group["momentum"] != 0 or group["weight_decay"] != 0 or group["maximize"]:
-            super()._step_group(group)
-            return
-        # Plain SGD, the common case: p = p - lr * g needs no state and no other option, so it
-        # skips the general path's per-parameter bookkeeping (same numbers; see test_optim).
-        lr, state = float(group["lr"]), self.state
-        for param in group["params"]:
-            grad = param.grad
-            if grad is not None:
-                state[param]  # an empty entry: a stepped parameter is in .state, as on the general path
-                param.data -= lr * grad
-                _mark_changed(param)
+            return self._update_parameter
+        # Plain SGD, the common case: p = p - lr * g needs no other option, so it skips the general
+        # rule's reading of them for every parameter (same numbers; see test_optim).
+        lr = float(group["lr"])
+
+        def plain_update(data: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+            data -= lr * grad
+        return plain_update
 
     def _update_parameter(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                           group: dict[str, Any]) -> None:
