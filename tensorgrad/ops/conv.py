@@ -32,6 +32,7 @@ the image across all windows; nothing loops over windows or pixels.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -150,6 +151,13 @@ def _tiles(xt: np.ndarray, kh: int, kw: int, OH: int, OW: int) -> np.ndarray:
     return xt[:, :OH * kh, :OW * kw].reshape(xt.shape[0], OH, kh, OW, kw, xt.shape[3])
 
 
+@lru_cache(maxsize=None)
+def _window_pixels(kh: int, kw: int) -> tuple[tuple[int, int], ...]:
+    """The (row, column) of each pixel of a kh×kw window, row-major (pixel k = i·kw + j): a tuple
+    made once, as np.ndindex costs ~25 µs a call (0.6 ms per forward of the CNN's pooled conv)."""
+    return tuple((i, j) for i in range(kh) for j in range(kw))
+
+
 def _max_of_tiles(tiles: np.ndarray, pooled: np.ndarray, first: np.ndarray) -> None:
     """Max pooling of ``tiles`` (N, OH, kh, OW, kw, C) into ``pooled`` (N, OH, OW, C), and into
     ``first`` the row-major index (i·kw + j) of each window's first maximum: the one PyTorch
@@ -162,7 +170,7 @@ def _max_of_tiles(tiles: np.ndarray, pooled: np.ndarray, first: np.ndarray) -> N
     first.fill(0)
     greater = np.empty(pooled.shape, bool)
     taken = np.empty(first.shape, first.dtype)
-    for k, (i, j) in enumerate(np.ndindex(kh, kw)):
+    for k, (i, j) in enumerate(_window_pixels(kh, kw)):
         if k:
             np.greater(tiles[:, :, i, :, j], pooled, out=greater)
             np.multiply(greater, first.dtype.type(k), out=taken)
@@ -175,7 +183,7 @@ def _route_to_first_max(g: np.ndarray, first: np.ndarray, dtiles: np.ndarray) ->
     window's first maximum (``first``, from _max_of_tiles), 0 at its other pixels."""
     kh, kw = dtiles.shape[2], dtiles.shape[4]
     hit = np.empty(first.shape, bool)
-    for k, (i, j) in enumerate(np.ndindex(kh, kw)):
+    for k, (i, j) in enumerate(_window_pixels(kh, kw)):
         np.equal(first, k, out=hit)
         np.multiply(g, hit, out=dtiles[:, :, i, :, j])
 
