@@ -137,6 +137,15 @@ def test_conv2d_in_chunks_gives_the_same_values_and_gradients(monkeypatch, strid
     np.testing.assert_allclose(results[0][0], ref_conv2d(x.data, w.data, b.data, stride, 1), rtol=1e-12, atol=1e-12)
 
 
+def test_the_cnns_convolutions_are_chunked_by_their_patches_and_their_output():
+    # document 003's CNN at batch 128, float32: the second conv's patches (288 numbers a pixel)
+    # bound its chunk to 6 images; the first conv's output (32 channels, wider than its 9-number
+    # patches) bounds its chunk to 12 images, about 1 MB of output
+    assert conv_ops._chunk(24 * 24 * 288 * 4, 24 * 24 * 64 * 4) == 6
+    assert conv_ops._chunk(26 * 26 * 9 * 4, 26 * 26 * 32 * 4) == 12
+    assert conv_ops._chunk(10**9, 10**9) == 1  # at least one image
+
+
 def test_a_conv_whose_output_is_wider_than_its_patches_is_chunked_by_its_output(monkeypatch):
     # a first layer: 1 channel in (9 numbers per patch), 16 out: the output bounds the chunk, so
     # that the bias, the activation and their gradients run on cache-sized pieces too
@@ -148,7 +157,8 @@ def test_a_conv_whose_output_is_wider_than_its_patches_is_chunked_by_its_output(
     output_per_image = 16 * 6 * 6 * 8  # bytes; the patches take 9 * 6 * 6 * 8
     results = []
     for chunk_bytes in (1 << 30, 2 * output_per_image):  # the whole batch at once; 2, 2 and 1 images
-        monkeypatch.setattr(conv_ops, "CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(conv_ops, "OUTPUT_CHUNK_BYTES", chunk_bytes)  # the patches' bound: 1 GB
+        monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1 << 30)
         w.grad = b.grad = None
         out = conv2d(x, w, b, activation="relu")
         assert out.grad_fn.geometry[-1] == chunk_bytes // output_per_image  # images per chunk

@@ -44,12 +44,18 @@ from .nn import fused_activation, fused_name_and_formula
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "conv2d", "max_pool2d", "avg_pool2d"]
 
-# Size of a chunk's patch matrix, or of its output if that is wider. Measured on the two convs of
-# document 003's CNN (batch 128, float32, forward + backward): 2-8 MB chunks are fastest (143 ms);
-# 0.5 MB 160 ms; 16 MB 161 ms; one chunk for the whole batch (85 MB of patches for the second conv)
-# 184 ms. Bounding the first conv's 32-channel output too (it was one 11 MB chunk): forward 7.0-7.3
-# against 7.8-8.0 ms, backward 12.1-12.5 against 13.1-13.2 ms.
+# Size of a chunk's patch matrix. Measured on the two convs of document 003's CNN (batch 128,
+# float32, forward + backward): 2-8 MB chunks are fastest (143 ms); 0.5 MB 160 ms; 16 MB 161 ms;
+# one chunk for the whole batch (85 MB of patches for the second conv) 184 ms.
 CHUNK_BYTES = 4 * 2**20
+# ... and of its output, which is gone over more often (bias, activation, pooling, and in backward
+# the activation's slope and the gradient's products), so it should stay in a core's L2 cache.
+# It bounds the chunk of a first layer (9 numbers per patch, 32 channels out; the second conv's
+# patches are wider and bound its chunk). That conv, 4 MB -> 1 MB of output per chunk, interleaved
+# medians of 30: forward 0.93-0.94, backward 0.89-0.94 of the time (0.5 MB: 1.00 and 0.98). It was
+# one 11 MB chunk before any bound: forward 7.8-8.0 ms, backward 13.1-13.2 against 7.0-7.3 and
+# 12.1-12.5 with the 4 MB bound.
+OUTPUT_CHUNK_BYTES = 2**20
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -217,9 +223,13 @@ def _pool_geometry(op: str, x: np.ndarray, kernel: tuple[int, int], stride: Any,
     return geometry
 
 
-def _chunk(per_image: int) -> int:
-    """How many images per chunk keep a chunk's patch matrix (or output) near CHUNK_BYTES."""
-    return max(1, CHUNK_BYTES // max(per_image, 1))
+def _chunk(per_image: int, output_per_image: int = 0) -> int:
+    """How many images per chunk keep a chunk's patch matrix (``per_image`` bytes an image) near
+    CHUNK_BYTES and its output (if given) near OUTPUT_CHUNK_BYTES."""
+    images = CHUNK_BYTES // max(per_image, 1)
+    if output_per_image:
+        images = min(images, OUTPUT_CHUNK_BYTES // output_per_image)
+    return max(1, images)
 
 
 # ---------------------------------------------------------------------------------------- ops
@@ -263,7 +273,7 @@ class Conv2d(Function):
         xt = _pad(x.transpose(0, 2, 3, 1), ph, pw, rows_axis=1)  # (N, Hp, Wp, C), a view if no padding
         kernel = _kernel_matrix(weight, dtype)                     # (kh·kw·C, O)
 
-        step = _chunk(L * max(K, O) * dtype.itemsize)  # the patches or the output, whichever is wider
+        step = _chunk(L * K * dtype.itemsize, L * O * dtype.itemsize)  # images per chunk: patches and output bounded
         cols = np.empty((min(step, N) * L, K), dtype)  # one buffer, reused by every chunk
         if pool is None:
             out = np.empty((N, OH, OW, O), dtype)
