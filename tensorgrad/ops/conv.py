@@ -7,9 +7,9 @@ How the convolution is computed (im2col): ``sliding_window_view`` gives every kh
 image as a strided view (no copy); one copy lays the windows out as a matrix of "patches" with one
 row per output pixel and one column per (kernel row, kernel column, channel); then the whole
 convolution is one matrix product ``patches @ w (kh·kw·C, O)``. Backward is two more products:
-``∂w = patchesᵀ @ g`` and ``∂patches = g @ wᵀ``, and the patch gradients are added back onto the
-image (col2im) with one strided add per kernel offset (9 for a 3×3 kernel) -- never a Python loop
-over output pixels.
+``∂w = patchesᵀ @ g`` and ``∂patches = g @ wᵀ`` (the latter one kernel offset at a time), and the
+patch gradients are added back onto the image (col2im) with one strided add per kernel offset (9
+for a 3×3 kernel) -- never a Python loop over output pixels.
 
 Layout: arrays have PyTorch's (N, C, H, W) shape, but a convolution stores its output
 channels-last, (N, H, W, C) in memory, and returns it as a transposed view. That is the layout
@@ -329,10 +329,10 @@ class Conv2d(Function):
         gt = np.ascontiguousarray(g.transpose(0, 2, 3, 1), dtype).reshape(N, -1, O)
 
         # Per chunk of images: ∂w += patchesᵀ @ g (patches rebuilt into the reused buffer) and
-        # ∂patches = g @ wᵀ, added back onto the image offset by offset (_add_input_gradient). That
-        # is the "full correlation of g with the flipped kernel" of the formula, computed the cheaper
-        # way: doing it literally needs im2col of g padded by k−1, a patch matrix O/C times larger
-        # than x's (2x for the second conv of the CNN).
+        # ∂patches = g @ wᵀ, one kernel offset's columns at a time, each added back onto the image
+        # slice that offset read (_add_input_gradient). That is the "full correlation of g with the
+        # flipped kernel" of the formula, computed the cheaper way: doing it literally needs im2col
+        # of g padded by k−1, a patch matrix O/C times larger than x's (2x for the CNN's second conv).
         chunk = min(step, N)
         grad_kernel = np.zeros((K, O), dtype) if need_w else None
         grad_bias = np.zeros(O, dtype) if need_b else None
