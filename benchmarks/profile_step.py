@@ -6,6 +6,7 @@
     python benchmarks/profile_step.py ratio W1 --tensorgrad /tmp/old   # the same with another checkout
     python benchmarks/profile_step.py versus /tmp/old W4  # this tensorgrad and /tmp/old's, interleaved
     python benchmarks/profile_step.py ops W1              # tensorgrad's op code alone, without the framework
+    python benchmarks/profile_step.py layers              # the CNN (W4) layer by layer against the NumPy step's parts
     python benchmarks/profile_step.py instructions        # CPU instructions per tiny step (valgrind): repeatable
 
 ``--tensorgrad DIR`` imports tensorgrad from the source tree DIR (e.g. ``git worktree add /tmp/old
@@ -15,8 +16,11 @@ the machine's speed drifts (the NumPy W1 step took from 0.59 to 1.56 ms within o
 only a comparison within each round cancels that. ``ops`` (MLP workloads) runs the
 same step by calling tensorgrad's op classes directly on arrays -- forward, backward, the SGD
 formula -- with no Tensor, graph, engine, module or optimizer: it splits the gap to NumPy into
-the ops' own code (ops-only/numpy) and the framework around them (tensorgrad/ops-only). These
-are profiling aids that print; the targets are measured by speed.py.
+the ops' own code (ops-only/numpy) and the framework around them (tensorgrad/ops-only).
+``layers`` times, inside whole steps of the CNN that alternate with the NumPy step's, each node's
+forward and backward and the optimizer's step, and the matching parts of the NumPy step; it
+prints their medians and the median of each pair's per-step difference. These are profiling
+aids that print; the targets are measured by speed.py.
 
 ``instructions`` counts the CPU instructions of one step of the tiny 4-4-2 MLP (the per-step
 Python cost, nearly all of it) with valgrind's callgrind, for tensorgrad and NumPy (and with
@@ -44,7 +48,7 @@ import numpy as np
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["phases", "overhead", "ratio", "versus", "ops", "instructions"])
+    parser.add_argument("what", choices=["phases", "overhead", "ratio", "versus", "ops", "layers", "instructions"])
     parser.add_argument("arguments", nargs="*", metavar="[DIR] WORKLOAD",
                         help="W1-W4 (default W1); versus takes the other source tree first, and also tiny")
     parser.add_argument("--rounds", type=int, default=None)
@@ -58,7 +62,7 @@ def parse() -> argparse.Namespace:
     args.other = args.arguments.pop(0) if versus else None
     args.workload = args.arguments[0] if args.arguments else "W1"
     known = ("W1", "W2", "W3", "W4") + (("tiny",) if versus else ())
-    if args.what not in ("overhead", "instructions") and args.workload not in known:
+    if args.what not in ("overhead", "instructions", "layers") and args.workload not in known:
         parser.error(f"{args.what}: unknown workload {args.workload!r}, expected one of {', '.join(known)}")
     return args
 
@@ -119,6 +123,91 @@ def phases(speed, workload: str, rounds: int) -> None:
                 total += measure(*batches[i % len(batches)])
             row.append(f"{name} {(total / steps * 1e6).round().astype(int).tolist()}")
         print("   ".join(row))
+
+
+# The CNN's layers: (label, tensorgrad's timed pieces, the NumPy step's). A piece is a node's name
+# and "forward" or "backward", or "optimizer"; the NumPy step's pieces are its methods. The NumPy
+# step masks the first ReLU inside the second conv's backward, so compare those two rows together.
+CNN_LAYERS = [
+    ("conv1+relu forward", [("conv2d+relu", "forward")], ["conv1.forward"]),
+    ("conv2+relu+pool forward", [("conv2d+relu+max_pool2d", "forward")], ["conv2.forward"]),
+    ("flatten forward", [("reshape", "forward")], []),
+    ("dense layers + loss, both ways", [("linear+relu", "forward"), ("linear", "forward"), ("cross_entropy", "forward"),
+                                        ("cross_entropy", "backward"), ("linear", "backward"), ("linear+relu", "backward")],
+     ["head.forward", "head.backward"]),
+    ("flatten backward", [("reshape", "backward")], []),
+    ("conv2+relu+pool backward", [("conv2d+relu+max_pool2d", "backward")], ["conv2.backward"]),
+    ("conv1+relu backward", [("conv2d+relu", "backward")], ["conv1.backward"]),
+    ("SGD update", [("optimizer", "step")], ["update"]),
+]
+
+
+def layers(speed, rounds: int) -> None:
+    """Per-layer ms of the CNN step (W4), tensorgrad's nodes against the NumPy step's parts, timed
+    inside whole steps that alternate between the two (see CNN_LAYERS)."""
+    workload = speed.WORKLOADS["W4"]
+    weights = speed.initial_weights(workload.model)
+    batches = speed.make_batches(workload.model, workload.batch, 4)
+    tg, npi = speed.TensorgradImpl(workload.model, weights), speed.numpy_impl(workload.model, weights)
+    spent: dict[tuple[str, str], float] = {}  # this step's seconds per piece
+
+    def timed(function, key=None):
+        """``function``, adding its time to ``spent[key]``; with no key it is an op's forward or
+        backward, keyed by its node's name (a fused node's says what it fused) and its own name."""
+        def run(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                piece = key or (args[0].name, function.__name__)
+                spent[piece] = spent.get(piece, 0.0) + time.perf_counter() - started
+        return run
+
+    originals = {op: (op.forward, op.backward) for op in {type(node) for node in _cnn_nodes(tg, batches[0])}}
+    for op, (forward, backward) in originals.items():
+        op.forward, op.backward = timed(forward), timed(backward)
+    tg.optimizer.step = timed(tg.optimizer.step, ("optimizer", "step"))
+    for name in ("conv1.forward", "conv2.forward", "head.forward", "head.backward", "conv1.backward",
+                 "conv2.backward", "update"):
+        owner = npi
+        *path, method = name.split(".")
+        for attribute in path:
+            owner = getattr(owner, attribute)
+        setattr(owner, method, timed(getattr(owner, method), ("numpy", name)))
+
+    rows: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in CNN_LAYERS}
+    try:
+        for i in range(rounds + 2):  # two warm-up steps each
+            x, y = batches[i % len(batches)]
+            spent.clear()
+            npi.step(x, y)
+            tg.step(x, y)
+            if i >= 2:
+                for label, tg_pieces, np_pieces in CNN_LAYERS:
+                    rows[label].append((sum(spent.get(piece, 0.0) for piece in tg_pieces),
+                                        sum(spent.get(("numpy", piece), 0.0) for piece in np_pieces)))
+    finally:
+        for op, (forward, backward) in originals.items():
+            op.forward, op.backward = forward, backward
+    print(f"W4 layer by layer, ms (medians of {rounds} steps each, alternating)")
+    print(f"{'layer':32s} {'tensorgrad':>10s} {'numpy':>8s} {'tg - numpy':>10s}")
+    for label, pairs in rows.items():
+        times = np.array(pairs) * 1e3
+        print(f"{label:32s} {np.median(times[:, 0]):10.3f} {np.median(times[:, 1]):8.3f} "
+              f"{np.median(times[:, 0] - times[:, 1]):+10.3f}")
+
+
+def _cnn_nodes(tg, batch) -> list:
+    """The op nodes of one CNN training step of ``tg`` (a TensorgradImpl), from its loss backward."""
+    x, y = batch
+    loss = tg.functional.cross_entropy(tg.model(tg.package.tensor(x)), y)
+    nodes, stack = {}, [loss.grad_fn]
+    while stack:  # iterative, as every graph walk here
+        node = stack.pop()
+        if node is not None and id(node) not in nodes:
+            nodes[id(node)] = node
+            stack.extend(t.grad_fn for t in node.inputs)
+    return list(nodes.values())
 
 
 def step_ratio(speed, spec, batch: int, steps: int, rounds: int, label: str, other: type | None = None) -> None:
@@ -251,6 +340,8 @@ def main() -> None:
     other = other_checkout(speed, args.other) if args.what == "versus" else None
     if args.what == "phases":
         phases(speed, args.workload, args.rounds or 4)
+    elif args.what == "layers":
+        layers(speed, args.rounds or 30)
     elif args.what == "ops":
         workload = speed.WORKLOADS[args.workload]
         if isinstance(workload.model, speed.CNNSpec):

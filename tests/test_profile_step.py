@@ -93,3 +93,19 @@ def test_instructions_without_valgrind_says_what_it_needs(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "instructions"], capture_output=True, text=True,
                           timeout=120, env=dict(os.environ, PATH=str(tmp_path)))  # no valgrind on this PATH
     assert done.returncode != 0 and "instructions: needs valgrind" in done.stderr
+
+
+def test_layers_times_every_layer_of_the_cnn_for_both_steps():
+    out = run("layers", "--rounds", "2")
+    rows = {line[:32].strip(): line[32:].split() for line in out.splitlines()[3:] if line.strip()}
+    assert list(rows) == [label for label, _, _ in profile_step_layers()]
+    for label, (tg_ms, numpy_ms, difference) in rows.items():
+        assert float(tg_ms) > 0, label  # every tensorgrad node was timed (a reshape: some µs)
+        assert (float(numpy_ms) > 0) == (not label.startswith("flatten")), label  # NumPy has no flatten
+        float(difference)
+
+
+def profile_step_layers():
+    sys.path.insert(0, str(SCRIPT.parent))
+    import profile_step
+    return profile_step.CNN_LAYERS
