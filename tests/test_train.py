@@ -67,8 +67,10 @@ def test_lbfgs_gets_a_closure_and_a_penalty_is_added():
         calls.append(1)
         return (model[0].weight * model[0].weight).sum() * 1e-4
 
+    # seeded: without a seed the shuffled order meets the dropout masks differently on every run,
+    # and 1 run in ~10 ended near 0.8-0.9 (CI failed once); seeds 0-9 all end at 0.995-1.0
     history = fit(model, optim.LBFGS(model.parameters(), max_iter=30), x, y, epochs=2, batch_size=None,
-                  penalty=penalty, progress=False, log=None)
+                  penalty=penalty, progress=False, log=None, seed=0)
     assert len(calls) > 2  # L-BFGS evaluated the closure several times
     assert history["accuracy"][-1] > 0.9
 
