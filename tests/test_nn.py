@@ -205,6 +205,9 @@ def test_loss_errors_name_the_problem():
     for dtype in (np.int64, np.int32, np.int8):  # a negative label must not wrap around to class 9
         with pytest.raises(ValueError, match=r"cross_entropy: target labels must be in \[0, 10\).*got labels from -1 to 2"):
             F.cross_entropy(logits, np.array([0, -1, 2, 1], dtype))
+    for labels in ([0, -1, 2, 1], [0, 1, 2, 10]):
+        with pytest.raises(ValueError, match=r"nll_loss: target labels must be in \[0, 10\)"):
+            F.nll_loss(logits.log_softmax(axis=-1), np.array(labels))
     with pytest.raises(ValueError, match=r"cross_entropy: input has 4 samples \(shape \(4, 10\)\) but target has shape \(3,\)"):
         F.cross_entropy(logits, np.array([0, 1, 2]))
     with pytest.raises(ValueError, match=r"cross_entropy: target must be class labels of shape \(4,\)"):
