@@ -77,6 +77,7 @@ CONV_CASES = [
     ((2, 1, 7, 6), (2, 1, 3, 2), True, (2, 1), 1),  # one channel (its own im2col), strided
     ((2, 2, 8, 8), (3, 2, 5, 5), True, 3, 2),
     ((1, 2, 4, 4), (2, 2, 4, 4), True, 1, 0),  # the kernel covers the whole image
+    ((2, 2, 8, 7), (3, 2, 2, 2), True, 3, 0),  # stride > kernel: pixels no window reads get 0
 ]
 CONV_IDS = [f"x{c[0]}-w{c[1]}-{'b' if c[2] else 'nob'}-s{c[3]}-p{c[4]}" for c in CONV_CASES]
 
