@@ -198,16 +198,11 @@ def layers(speed, rounds: int) -> None:
 
 
 def _cnn_nodes(tg, batch) -> list:
-    """The op nodes of one CNN training step of ``tg`` (a TensorgradImpl), from its loss backward."""
+    """The op nodes of one CNN training step of ``tg`` (a TensorgradImpl): the engine's own walk of
+    the graph from the loss (the nodes whose consumers backward counts)."""
     x, y = batch
     loss = tg.functional.cross_entropy(tg.model(tg.package.tensor(x)), y)
-    nodes, stack = {}, [loss.grad_fn]
-    while stack:  # iterative, as every graph walk here
-        node = stack.pop()
-        if node is not None and id(node) not in nodes:
-            nodes[id(node)] = node
-            stack.extend(t.grad_fn for t in node.inputs)
-    return list(nodes.values())
+    return list(tg.package.autograd._count_consumers(loss.grad_fn))
 
 
 def step_ratio(speed, spec, batch: int, steps: int, rounds: int, label: str, other: type | None = None) -> None:

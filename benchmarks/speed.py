@@ -497,13 +497,17 @@ class ConvLayer:
             col2im_(g, self.kernel, dx, self._dx_part)
             dx *= x > 0  # while this chunk is in cache
 
+    def _output_gradient(self, g: np.ndarray, part: slice) -> np.ndarray:
+        """d loss/d pre-activation of chunk ``part`` as (m·OH·OW, O), from backward's ``g``."""
+        return g[part].reshape(-1, len(self.bias))
+
     def backward(self, x: np.ndarray, g: np.ndarray, dx: np.ndarray | None) -> None:
         """Kernel and bias gradients from g = d loss/d pre-activation (n, OH, OW, O); with ``dx``,
         also d loss/d x (see _backward_chunk)."""
         self.grad_kernel.fill(0)
         self.grad_bias.fill(0)
         for part in self._chunks(len(x)):
-            self._backward_chunk(x[part], g[part].reshape(-1, len(self.bias)), None if dx is None else dx[part])
+            self._backward_chunk(x[part], self._output_gradient(g, part), None if dx is None else dx[part])
 
     def params_and_grads(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         return [self.kernel, self.bias], [self.grad_kernel, self.grad_bias]
@@ -532,7 +536,8 @@ class ConvPoolLayer(ConvLayer):
 
     def forward(self, x: np.ndarray, pooled: np.ndarray, first: np.ndarray) -> None:
         """pooled (n, OH/2, OW/2, O) = relu(maxpool(conv(x) + bias)); ``first`` (same shape, uint8)
-        the index of each window's first maximum in OFFSETS."""
+        the index of each window's first maximum in OFFSETS. Backward reads both."""
+        self._pooled, self._first = pooled, first
         for part in self._chunks(len(x)):
             m = part.stop - part.start
             conv = self._conv[:m]
@@ -550,19 +555,16 @@ class ConvPoolLayer(ConvLayer):
                 np.maximum(out, windows[:, :, i, :, j], out=out)
             np.maximum(out, 0, out=out)
 
-    def backward(self, x: np.ndarray, pooled: np.ndarray, first: np.ndarray, g: np.ndarray,
-                 dx: np.ndarray) -> None:
-        """Kernel and bias gradients, and d loss/d x into dx, from g = d loss/d pooled (n, OH/2, OW/2, O)."""
-        self.grad_kernel.fill(0)
-        self.grad_bias.fill(0)
-        for part in self._chunks(len(x)):
-            m = part.stop - part.start
-            dconv, hit = pool_windows(self._conv[:m]), self._greater[:m]
-            dpool = g[part] * (pooled[part] > 0)  # through ReLU: 0 where the pooled output is 0
-            for k, (i, j) in enumerate(self.OFFSETS):  # then to each window's first maximum
-                np.equal(first[part], k, out=hit)
-                np.multiply(dpool, hit, out=dconv[:, :, i, :, j])
-            self._backward_chunk(x[part], self._conv[:m].reshape(-1, len(self.bias)), dx[part])
+    def _output_gradient(self, g: np.ndarray, part: slice) -> np.ndarray:
+        """The chunk's convolution gradient from g = d loss/d pooled (n, OH/2, OW/2, O): through
+        ReLU (0 where the pooled output is 0), then to each window's first maximum."""
+        m = part.stop - part.start
+        dconv, hit = self._conv[:m], self._greater[:m]
+        windows, dpool = pool_windows(dconv), g[part] * (self._pooled[part] > 0)
+        for k, (i, j) in enumerate(self.OFFSETS):
+            np.equal(self._first[part], k, out=hit)
+            np.multiply(dpool, hit, out=windows[:, :, i, :, j])
+        return dconv.reshape(-1, len(self.bias))
 
 
 class NumpyCNN:
@@ -601,7 +603,7 @@ class NumpyCNN:
     def backward(self, x: np.ndarray, labels: np.ndarray) -> np.floating:
         buffers = self._buffers_for(len(x))
         loss, dflat = self.head.backward(buffers.pooled.reshape(len(x), -1), labels, input_grad=True)
-        self.conv2.backward(buffers.a1, buffers.pooled, buffers.first, dflat.reshape(buffers.pooled.shape), buffers.d1)
+        self.conv2.backward(buffers.a1, dflat.reshape(buffers.pooled.shape), buffers.d1)  # g: d loss/d pooled
         self.conv1.backward(x.transpose(0, 2, 3, 1), buffers.d1, None)  # no gradient for the images
         return loss
 

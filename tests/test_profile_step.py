@@ -16,6 +16,13 @@ def run(*args: str) -> str:
     return done.stdout
 
 
+def import_profile_step():
+    """The script as a module (and speed.py beside it importable)."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    import profile_step
+    return profile_step
+
+
 def test_phases_print_five_phases_for_each_implementation():
     rows = [line for line in run("phases", "W2", "--rounds", "1").splitlines() if line.startswith("tensorgrad [")]
     assert len(rows) == 1
@@ -67,8 +74,7 @@ def test_an_unknown_workload_is_named_in_the_error():
 
 def test_ops_only_is_refused_when_its_step_differs_from_tensorgrads():
     import pytest
-    sys.path.insert(0, str(SCRIPT.parent))
-    import profile_step
+    profile_step = import_profile_step()
     import speed
 
     class WrongRate(profile_step.OpsOnlyMLP):
@@ -98,14 +104,8 @@ def test_instructions_without_valgrind_says_what_it_needs(tmp_path):
 def test_layers_times_every_layer_of_the_cnn_for_both_steps():
     out = run("layers", "--rounds", "2")
     rows = {line[:32].strip(): line[32:].split() for line in out.splitlines()[3:] if line.strip()}
-    assert list(rows) == [label for label, _, _ in profile_step_layers()]
+    assert list(rows) == [label for label, _, _ in import_profile_step().CNN_LAYERS]
     for label, (tg_ms, numpy_ms, difference) in rows.items():
         assert float(tg_ms) > 0, label  # every tensorgrad node was timed (a reshape: some µs)
         assert (float(numpy_ms) > 0) == (not label.startswith("flatten")), label  # NumPy has no flatten
         float(difference)
-
-
-def profile_step_layers():
-    sys.path.insert(0, str(SCRIPT.parent))
-    import profile_step
-    return profile_step.CNN_LAYERS

@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..ops.conv import MAX_POOL_FUSES_AFTER
 from ..tensor import Tensor, mark_changed
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList"]
@@ -263,15 +264,14 @@ class Sequential(ModuleList):
         ``forward_fused`` ({"activation": "relu", "max_pool": (2, 2)}) and how many modules that
         covers; None if nothing. Exact classes only (their own __dict__): a subclass may have
         changed forward(), and so may an instance (a forward patched onto it)."""
-        layer = modules[i]
-        fusable = type(layer).__dict__.get("fusable_options")
-        if fusable is None or "forward" in layer.__dict__:
+        fusable = _fusable(modules, i, "fusable_options")
+        if fusable is None:
             return None
         options, j = {}, i + 1
         activation = _fusable(modules, j, "fusable_activation")
         if activation is not None and "activation" in fusable:
             options["activation"], j = activation, j + 1
-        if "max_pool" in fusable and options.get("activation") in (None, "relu"):
+        if "max_pool" in fusable and options.get("activation") in MAX_POOL_FUSES_AFTER:
             pool = _fusable(modules, j, "fusable_max_pool")  # None unless stride = kernel, no padding
             if pool is not None:
                 options["max_pool"], j = pool, j + 1
@@ -279,8 +279,9 @@ class Sequential(ModuleList):
 
 
 def _fusable(modules: tuple[Module, ...], j: int, attribute: str) -> Any:
-    """What modules[j] offers to fuse into the layer before it (its ``attribute``, which its own
-    class must define), or None: past the end, a subclass, or an instance with its own forward."""
+    """What modules[j] offers for fusing (its ``attribute``, which its own class must define:
+    the options of a layer, what a module after it adds), or None: past the end, a subclass, or
+    an instance with its own forward."""
     if j >= len(modules) or "forward" in modules[j].__dict__ or attribute not in type(modules[j]).__dict__:
         return None
     return getattr(modules[j], attribute)

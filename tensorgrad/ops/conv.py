@@ -39,10 +39,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autograd import Function
-from .elementwise import FUSABLE_ACTIVATIONS
 from .nn import fused_activation, fused_name_and_formula
 
-__all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "conv2d", "max_pool2d", "avg_pool2d"]
+__all__ = ["MAX_POOL_FUSES_AFTER", "Conv2d", "MaxPool2d", "AvgPool2d", "conv2d", "max_pool2d", "avg_pool2d"]
 
 # Size of a chunk's patch matrix. Measured on the two convs of document 003's CNN (batch 128,
 # float32, forward + backward): 2-8 MB chunks are fastest (143 ms); 0.5 MB 160 ms; 16 MB 161 ms;
@@ -56,6 +55,11 @@ CHUNK_BYTES = 4 * 2**20
 # one 11 MB chunk before any bound: forward 7.8-8.0 ms, backward 13.1-13.2 against 7.0-7.3 and
 # 12.1-12.5 with the 4 MB bound.
 OUTPUT_CHUNK_BYTES = 2**20
+
+#: the activations (by name; None for none) after which ``max_pool`` fuses into a convolution:
+#: sigmoid or tanh can round two different maxima to one value (both 1.0), and the tie would then
+#: send the gradient elsewhere than max pooling after the activation does
+MAX_POOL_FUSES_AFTER = (None, "relu")
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -304,9 +308,7 @@ class Conv2d(Function):
         """Check ``max_pool`` (a kernel size; stride = kernel, no padding) against the convolution's
         output; name the node; return ((kh, kw), pooled height, pooled width)."""
         pkh, pkw = _pair(max_pool, "max_pool", self.name, 1)
-        if self.activation not in (None, FUSABLE_ACTIVATIONS["relu"]):
-            # sigmoid or tanh can round two different maxima to one value (both 1.0): the tie would
-            # then send the gradient elsewhere than max pooling after the activation does
+        if (self.activation and self.activation.name) not in MAX_POOL_FUSES_AFTER:
             raise ValueError(f"conv2d: max_pool can be fused after no activation or 'relu' only, "
                              f"not '{self.activation.name}'")
         if pkh > OH or pkw > OW:
