@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import platform
 import sys
@@ -116,9 +117,28 @@ def spread(values: Sequence[float]) -> dict[str, float]:
     return {"median": float(median), "p10": float(p10), "p90": float(p90)}
 
 
+def median_interval(values: Sequence[float], confidence: float = 0.90) -> tuple[float, float] | None:
+    """A distribution-free ``confidence`` interval of the median of ``values``: the order statistics
+    x₍ₖ₎ and x₍ₙ₊₁₋ₖ₎, with k the largest rank such that fewer than k of n values fall below the
+    median with probability at most (1 − confidence)/2 (that count is Binomial(n, ½) whatever the
+    distribution). None for too few values (n < 5 at 90%)."""
+    ordered, n = sorted(values), len(values)
+    tail, below, k = (1 - confidence) / 2, 0.0, 0
+    while k < n and below + math.comb(n, k) / 2**n <= tail:  # below = P(Bin(n, ½) < k + 1)
+        below += math.comb(n, k) / 2**n
+        k += 1
+    return None if k == 0 else (float(ordered[k - 1]), float(ordered[n - k]))
+
+
 def ratio_spread(numerator: Sequence[float], denominator: Sequence[float]) -> dict[str, float]:
-    """The ratio numerator/denominator computed round by round, summarised by ``spread``."""
-    return spread([a / b for a, b in zip(numerator, denominator)])
+    """The ratio numerator/denominator computed round by round, summarised by ``spread``, with
+    the 90% confidence interval of its median (``ci90_low``, ``ci90_high``; see median_interval)."""
+    ratios = [a / b for a, b in zip(numerator, denominator)]
+    stats = spread(ratios)
+    interval = median_interval(ratios)
+    if interval is not None:
+        stats["ci90_low"], stats["ci90_high"] = interval
+    return stats
 
 
 def summarise(times: dict[str, list[float]], pairs: Sequence[tuple[str, str]],

@@ -748,9 +748,19 @@ def run_workloads(names: list[str], quick: bool, repeats: int | None, torch: Any
 
 
 def target_text(ratio: dict[str, float] | None, target: float | None) -> str:
+    """'<= 1.10 ok' or '<= 1.10 MISSED' by the median ratio, then the 90% confidence interval of
+    that median, and '(noise)' where the interval contains the target: this run cannot tell."""
     if ratio is None or target is None:
         return "-"
-    return f"<= {target:.2f} {'ok' if ratio['median'] <= target else 'MISSED'}"
+    text = f"<= {target:.2f} {'ok' if ratio['median'] <= target else 'MISSED'}"
+    if "ci90_low" in ratio:  # (results written before the interval was recorded have none)
+        low, high = ratio["ci90_low"], ratio["ci90_high"]
+        text += f", CI {low:.2f}-{high:.2f}{' (noise)' if low <= target <= high else ''}"
+    return text
+
+
+CI_NOTE = ("  CI: 90% confidence interval of the median ratio, from the rounds (distribution-free); "
+           "'(noise)': it contains the target, so this run cannot tell whether the target is met")
 
 
 def print_workloads(rows: list[dict[str, Any]], quick: bool) -> None:
@@ -773,6 +783,7 @@ def print_workloads(rows: list[dict[str, Any]], quick: bool) -> None:
         if stretch is not None and ratio is not None:
             print(f"  {row['workload']} stretch target, no slower than PyTorch: tg/torch "
                   f"{target_text(ratio, stretch)}")
+    print(CI_NOTE)
 
 
 # --------------------------------------------------------------------------------- scaling

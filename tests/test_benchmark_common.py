@@ -4,8 +4,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from _common import interleave, ratio_spread  # noqa: E402
+from _common import interleave, median_interval, ratio_spread  # noqa: E402
 
 
 def test_interleave_rotates_the_order_so_no_runner_always_follows_the_same_one():
@@ -22,3 +24,23 @@ def test_interleave_rotates_the_order_so_no_runner_always_follows_the_same_one()
 def test_ratios_are_taken_round_by_round():
     stats = ratio_spread([2.0, 4.0, 6.0], [1.0, 4.0, 2.0])  # per round: 2, 1, 3
     assert stats["median"] == 2.0
+
+
+def test_the_median_interval_is_the_binomial_order_statistics():
+    # 24 rounds: P(Bin(24, ½) <= 7) = 0.032 <= 5% < P(<= 8) = 0.076, so x(8) and x(17)
+    assert median_interval(list(range(24, 0, -1))) == (8.0, 17.0)
+    assert median_interval([5.0, 1.0, 3.0, 2.0, 4.0]) == (1.0, 5.0)  # P(Bin(5, ½) = 0) = 1/32
+    assert median_interval([1.0, 2.0, 3.0, 4.0]) is None               # 1/16 > 5%: no interval
+
+
+def test_the_median_interval_covers_the_true_median_about_as_promised():
+    rng = np.random.default_rng(0)
+    samples = rng.lognormal(size=(2000, 24))  # skewed, true median 1
+    covered = [low <= 1.0 <= high for low, high in map(median_interval, samples)]
+    assert 0.90 <= np.mean(covered) <= 0.97  # 93.6% exactly for n = 24
+
+
+def test_ratio_spread_carries_the_interval_of_its_median():
+    stats = ratio_spread([2.0] * 10, [1.0] * 10)
+    assert stats["ci90_low"] == stats["ci90_high"] == 2.0
+    assert "ci90_low" not in ratio_spread([2.0], [1.0])

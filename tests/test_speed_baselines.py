@@ -39,3 +39,11 @@ def test_a_max_pool_that_gives_tied_maxima_another_pixel_is_caught(monkeypatch):
     monkeypatch.setattr(speed.ConvPoolLayer, "OFFSETS", speed.ConvPoolLayer.OFFSETS[::-1])
     spec, batch = speed.CHECK_CASES[-1]
     assert any("moved differently" in p or "differs" in p for p in speed.check_one_step(spec, batch, None))
+
+
+def test_a_verdict_says_when_the_median_s_interval_contains_the_target():
+    clear = {"median": 1.05, "ci90_low": 1.02, "ci90_high": 1.08}
+    assert speed.target_text(clear, 1.10) == "<= 1.10 ok, CI 1.02-1.08"
+    noisy = {"median": 1.01, "ci90_low": 0.98, "ci90_high": 1.04}
+    assert speed.target_text(noisy, 1.00) == "<= 1.00 MISSED, CI 0.98-1.04 (noise)"
+    assert speed.target_text({"median": 0.9}, 1.0) == "<= 1.00 ok"  # an older result: no interval
