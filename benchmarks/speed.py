@@ -142,7 +142,7 @@ WORKLOADS = {
     "W1": Workload("W1", MLPSpec((784, 128, 10), "relu"), batch=128, steps=100, rounds=36, target=1.15),
     "W2": Workload("W2", MLPSpec((784, 128, 10), "relu"), batch=1, steps=1000, rounds=36, target=2.0),
     "W3": Workload("W3", MLPSpec((784, 512, 10), "sigmoid"), batch=128, steps=50, rounds=36, target=1.10),
-    "W4": Workload("W4", CNNSpec(), batch=128, steps=1, rounds=24, target=1.0, stretch=1.0),
+    "W4": Workload("W4", CNNSpec(), batch=128, steps=1, rounds=36, target=1.0, stretch=1.0),
 }
 INFERENCE_TARGET = 1.1
 
@@ -941,8 +941,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parts.add_argument("--memory", action="store_true", help="peak memory of one epoch")
     parser.add_argument("--workloads", nargs="+", choices=sorted(WORKLOADS), metavar="W",
                         help="workloads to time: W1 W2 W3 W4 (default all)")
-    parser.add_argument("--repeats", type=int, help="interleaved rounds (default 36 for W1-W3, 24 for "
-                                                    "W4, 16 per scaling point, 24 for inference)")
+    parser.add_argument("--repeats", type=int, help="interleaved rounds (default 36 for W1-W4, 16 per "
+                                                    "scaling point, 24 for inference)")
     parser.add_argument("--quick", action="store_true", help="few rounds and sizes: a smoke run")
     parser.add_argument("--check", action="store_true", help="only check the baselines (tiny and full sizes)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
