@@ -298,10 +298,12 @@ def softmax_cross_entropy_(z: np.ndarray, labels: np.ndarray, rows: np.ndarray) 
 
 
 def sgd_update_(params: list[np.ndarray], grads: list[np.ndarray], lr: np.float32) -> None:
-    """p −= lr·g for every pair, in place (the gradient buffers are scaled in place too)."""
+    """p −= lr·g for every pair, in place. Through a temporary lr·g, as tensorgrad does, rather
+    than scaling the gradient buffer in place (g *= lr; p −= g), which was never faster and at
+    times slower: whole NumPy W1 step 0.968 [90% CI 0.960-0.982] of the in-place one, another
+    time 0.991 [0.965-1.004]; W3 0.985 [0.955-1.025] and 0.996 [0.971-1.022]."""
     for param, grad in zip(params, grads):
-        np.multiply(grad, lr, out=grad)
-        np.subtract(param, grad, out=param)
+        param -= lr * grad
 
 
 class NumpyMLP:
