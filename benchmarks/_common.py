@@ -77,27 +77,52 @@ def environment(torch: Any = None) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------- timing
+def balanced_orders(count: int) -> list[list[int]]:
+    """Orders of ``count`` runners, one per round, in which every runner comes right after every
+    other runner equally often within a round (a Williams design): what ran just before a block
+    changes its time, so no runner may always follow the same one.
+
+    Rotating one order (A B C, B C A, C A B) is not enough: A still always follows C within a
+    round. Measured on the W1 step: tensorgrad took 0.961 ms right after PyTorch, 0.864 right after
+    NumPy; NumPy 0.838 and 0.767. With the rotation, tensorgrad followed PyTorch in most rounds and
+    NumPy followed tensorgrad, which put several per cent on tensorgrad's ratio.
+
+    For an even count: the first order is 0, 1, n−1, 2, n−2, ..., and order i adds i to each
+    (mod n); every ordered pair is then adjacent once in the n orders. For an odd count those n
+    orders and their reverses (2n orders) make every pair adjacent twice.
+    """
+    first, low, high = [0], 1, count - 1
+    while len(first) < count:
+        first.append(low)
+        low += 1
+        if len(first) < count:
+            first.append(high)
+            high -= 1
+    orders = [[(runner + i) % count for runner in first] for i in range(count)]
+    return orders if count % 2 == 0 else orders + [order[::-1] for order in orders]
+
+
 def interleave(runners: dict[str, Callable[[], float]], rounds: int,
                warmup: int = 1) -> dict[str, list[float]]:
-    """Run every runner ``warmup`` times, then in turn for ``rounds`` rounds, the order rotating
-    from round to round (A B C, B C A, C A B, A B C ...).
+    """Run every runner ``warmup`` times, then in turn for ``rounds`` rounds, each round in the
+    next of the ``balanced_orders`` (cycling through them).
 
     A runner performs one timed block and returns its seconds per unit (per step, per pass...).
     Interleaving exposes all of them to the same drift of a busy or throttling machine, so a
-    ratio computed within one round is much steadier than a ratio of separate medians. Rotating
-    gives every runner every position equally often: whatever runs right after PyTorch pays for
-    it (measured, no_grad inference of the W1 MLP in a fixed order: tensorgrad/numpy 1.10 with
-    tensorgrad right after torch, 1.00 with NumPy there, 1.04 without torch).
+    ratio computed within one round is much steadier than a ratio of separate medians. The
+    balanced orders give every runner every predecessor equally often: whatever runs right after
+    PyTorch pays for it (see balanced_orders).
     Returns the seconds per unit of each round, per runner.
     """
     for run in runners.values():
         for _ in range(warmup):
             run()
     times: dict[str, list[float]] = {name: [] for name in runners}
-    order = list(runners.items())
+    items = list(runners.items())
+    orders = balanced_orders(len(items))
     for round_number in range(rounds):
-        start = round_number % len(order)
-        for name, run in order[start:] + order[:start]:
+        for index in orders[round_number % len(orders)]:
+            name, run = items[index]
             times[name].append(run())
     return times
 

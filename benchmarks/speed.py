@@ -23,7 +23,8 @@ Implementations, started from the same weights and fed the same batches:
     torch       the same nn.Sequential in PyTorch, torch.set_num_threads = NumPy's BLAS threads
 
 Method: each implementation is warmed up, then they run in turn for --repeats rounds, one timed
-block of steps each per round, the order rotating (A B C, B C A, C A B, ...). Reported per
+block of steps each per round, in orders where each one follows each other one equally often
+(see _common.balanced_orders: what ran just before a block changes its time). Reported per
 workload: the median ms/step of each implementation and the ratios tensorgrad/numpy, torch/numpy,
 tensorgrad/torch computed round by round, as median [10th-90th percentile]. Before timing, a
 self-check (tiny sizes, every invocation) verifies that one step of the NumPy baseline (and of
@@ -136,8 +137,8 @@ class Workload:
 
 # Steps per timed block: long enough (~50-100 ms) that switching implementations, which leaves
 # the next one cold caches and sleeping threads, is a small part of each block.
-# Rounds are multiples of 12: the rotating order (see interleave) then gives each of 3 or 4
-# implementations every position equally often.
+# Rounds are multiples of 12: whole cycles of the balanced orders (see interleave) for 3 or 4
+# implementations (cycles of 6 and 4 rounds), so each follows each other one equally often.
 WORKLOADS = {
     "W1": Workload("W1", MLPSpec((784, 128, 10), "relu"), batch=128, steps=100, rounds=36, target=1.15),
     "W2": Workload("W2", MLPSpec((784, 128, 10), "relu"), batch=1, steps=1000, rounds=36, target=2.0),

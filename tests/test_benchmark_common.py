@@ -2,23 +2,34 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from _common import interleave, median_interval, ratio_spread  # noqa: E402
+from _common import balanced_orders, interleave, median_interval, ratio_spread  # noqa: E402
 
 
-def test_interleave_rotates_the_order_so_no_runner_always_follows_the_same_one():
+def test_interleave_runs_the_balanced_orders_in_turn():
     calls: list[str] = []
 
     def runner(name: str):
         return lambda: calls.append(name) or 1.0
-    times = interleave({name: runner(name) for name in "ABC"}, rounds=3, warmup=1)
-    assert calls[:3] == list("ABC")  # warm-up, once each
-    assert calls[3:] == list("ABC" "BCA" "CAB")
-    assert times == {name: [1.0, 1.0, 1.0] for name in "ABC"}
+    times = interleave({name: runner(name) for name in "ABCD"}, rounds=5, warmup=1)
+    assert calls[:4] == list("ABCD")  # warm-up, once each
+    assert calls[4:] == list("ABDC" "BCAD" "CDBA" "DACB" "ABDC")
+    assert times == {name: [1.0] * 5 for name in "ABCD"}
+
+
+@pytest.mark.parametrize("count", range(2, 8))
+def test_every_runner_follows_every_other_equally_often(count):
+    orders = balanced_orders(count)
+    assert all(sorted(order) == list(range(count)) for order in orders)
+    follows = Counter((a, b) for order in orders for a, b in zip(order, order[1:]))
+    assert set(follows) == {(a, b) for a in range(count) for b in range(count) if a != b}
+    assert len(set(follows.values())) == 1
 
 
 def test_ratios_are_taken_round_by_round():
