@@ -5,12 +5,13 @@
 
 The output is deterministic (nodes are numbered in a fixed walk order), so tests can compare DOT
 source. Rendering uses the system ``dot`` when it is on PATH, otherwise the ``graphviz-pure``
-program installed from PyPI; with neither, ``render`` writes the ``.dot`` source and says how to
+program installed from PyPI (found in this Python's scripts folder too); with neither, ``render`` writes the ``.dot`` source and says how to
 render it.
 """
 from __future__ import annotations
 
 import shutil
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,12 @@ SMALL = 8  # tensors with at most this many values show them; larger ones a summ
 
 
 def dot_program() -> str | None:
-    """The program that renders DOT here: system ``dot``, else ``graphviz-pure``, else None."""
+    """The program that renders DOT here: ``dot``, else ``graphviz-pure``, on PATH or else in this
+    Python's scripts folder (where pip put graphviz-pure: a venv's bin, used without activating
+    the venv, is not on PATH); None if there is neither."""
+    scripts = sysconfig.get_path("scripts")
     for name in ("dot", "graphviz-pure"):
-        found = shutil.which(name)
+        found = shutil.which(name) or (scripts and shutil.which(name, path=scripts))
         if found:
             return found
     return None

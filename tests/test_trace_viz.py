@@ -197,8 +197,19 @@ def test_render_svg_and_png_with_no_system_graphviz(tmp_path, monkeypatch):
     assert dot.read_text() == GOLDEN_DOT
 
 
+def test_graphviz_pure_is_found_in_the_scripts_folder_of_an_unactivated_venv(tmp_path, monkeypatch):
+    scripts = tmp_path / "venv-bin"
+    scripts.mkdir()
+    program = scripts / "graphviz-pure"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # neither program on PATH
+    monkeypatch.setattr(tg.viz.sysconfig, "get_path", lambda name: str(scripts))
+    assert tg.viz.dot_program() == str(program)
+
+
 def test_render_without_any_dot_writes_the_source_and_explains(tmp_path, monkeypatch):
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: None)
     *_, loss = small_graph()
     with pytest.raises(RuntimeError, match="no Graphviz 'dot' program found; wrote the DOT source to"):
         tg.render(tg.draw(loss), tmp_path / "graph.svg")
