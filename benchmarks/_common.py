@@ -83,8 +83,8 @@ def balanced_orders(count: int) -> list[list[int]]:
     changes its time, so no runner may always follow the same one.
 
     Rotating one order (A B C, B C A, C A B) is not enough: A still always follows C within a
-    round. Measured on the W1 step: tensorgrad took 0.961 ms right after PyTorch, 0.864 right after
-    NumPy; NumPy 0.838 and 0.767. With the rotation, tensorgrad followed PyTorch in most rounds and
+    round. Measured on the W1 step (``profile_step.py carryover W1``): tensorgrad took 0.961 ms
+    right after PyTorch, 0.864 right after NumPy; NumPy 0.838 and 0.767. With the rotation, tensorgrad followed PyTorch in most rounds and
     NumPy followed tensorgrad, which put several per cent on tensorgrad's ratio.
 
     For an even count: the first order is 0, 1, n−1, 2, n−2, ..., and order i adds i to each

@@ -8,6 +8,7 @@
     python benchmarks/profile_step.py ops W1              # tensorgrad's op code alone, without the framework
     python benchmarks/profile_step.py layers              # the CNN (W4) layer by layer against the NumPy step's parts
     python benchmarks/profile_step.py instructions        # CPU instructions per tiny step (valgrind): repeatable
+    python benchmarks/profile_step.py carryover W1        # a block's time right after each other implementation
 
 ``--tensorgrad DIR`` imports tensorgrad from the source tree DIR (e.g. ``git worktree add /tmp/old
 REV``), so a change can be compared with an earlier commit on the same machine, one after the
@@ -19,8 +20,12 @@ formula -- with no Tensor, graph, engine, module or optimizer: it splits the gap
 the ops' own code (ops-only/numpy) and the framework around them (tensorgrad/ops-only).
 ``layers`` times, inside whole steps of the CNN that alternate with the NumPy step's, each node's
 forward and backward and the optimizer's step, and the matching parts of the NumPy step; it
-prints their medians and the median of each pair's per-step difference. These are profiling
-aids that print; the targets are measured by speed.py.
+prints their medians and the median of each pair's per-step difference. ``carryover`` times
+tensorgrad's and NumPy's blocks of steps right after a block of each other implementation
+(PyTorch included when installed), all pairs in shuffled order: what ran just before changes a
+block's time (a W1 block took 7-11% longer right after PyTorch's), which is why speed.py runs its
+implementations in balanced orders. These are profiling aids that print; the targets are
+measured by speed.py.
 
 ``instructions`` counts the CPU instructions of one step of the tiny 4-4-2 MLP (the per-step
 Python cost, nearly all of it) with valgrind's callgrind, for tensorgrad and NumPy (and with
@@ -48,7 +53,8 @@ import numpy as np
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["phases", "overhead", "ratio", "versus", "ops", "layers", "instructions"])
+    parser.add_argument("what", choices=["phases", "overhead", "ratio", "versus", "ops", "layers", "instructions",
+                                            "carryover"])
     parser.add_argument("arguments", nargs="*", metavar="[DIR] WORKLOAD",
                         help="W1-W4 (default W1); versus takes the other source tree first, and also tiny")
     parser.add_argument("--rounds", type=int, default=None)
@@ -301,6 +307,29 @@ def count_child(speed, impl_name: str, steps: int) -> None:
         impl.step(*batches[i % len(batches)])
 
 
+def carryover(speed, workload, rounds: int) -> dict[tuple[str, str], float]:
+    """Median seconds per step of tensorgrad's and NumPy's blocks right after a block of each other
+    implementation; the (predecessor, timed) pairs run in a new shuffled order every round."""
+    impls = speed.implementations(workload.model, speed.import_torch(), unfused=True)
+    batches = speed.make_batches(workload.model, workload.batch, speed.batch_pool(workload.batch))
+    blocks = {impl.name: speed.step_block(impl, batches, workload.steps) for impl in impls}
+    for run in blocks.values():
+        run()
+    pairs = [(before, timed) for timed in ("tensorgrad", "numpy") for before in blocks if before != timed]
+    times: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
+    rng = np.random.default_rng(0)
+    for _ in range(rounds):
+        for k in rng.permutation(len(pairs)):
+            before, timed = pairs[k]
+            blocks[before]()
+            times[pairs[k]].append(blocks[timed]())
+    medians = {pair: float(np.median(values)) for pair, values in times.items()}
+    print(f"{workload.describe()}: ms per step of a block right after another one ({rounds} rounds)")
+    for (before, timed), seconds in medians.items():
+        print(f"  {timed:<10} after {before:<20} {seconds * 1e3:.3f}")
+    return medians
+
+
 def instructions(tree: str | None, steps: int) -> None:
     """Instructions per tiny step of tensorgrad and NumPy, counted by callgrind (see the docstring)."""
     if shutil.which("valgrind") is None:
@@ -337,6 +366,8 @@ def main() -> None:
         phases(speed, args.workload, args.rounds or 4)
     elif args.what == "layers":
         layers(speed, args.rounds or 30)
+    elif args.what == "carryover":
+        carryover(speed, speed.WORKLOADS[args.workload], args.rounds or 20)
     elif args.what == "ops":
         workload = speed.WORKLOADS[args.workload]
         if isinstance(workload.model, speed.CNNSpec):

@@ -109,3 +109,16 @@ def test_layers_times_every_layer_of_the_cnn_for_both_steps():
         assert float(tg_ms) > 0, label  # every tensorgrad node was timed (a reshape: some µs)
         assert (float(numpy_ms) > 0) == (not label.startswith("flatten")), label  # NumPy has no flatten
         float(difference)
+
+
+def test_carryover_times_each_implementation_after_each_other_one():
+    profile_step = import_profile_step()
+    import dataclasses
+
+    import speed
+    workload = dataclasses.replace(speed.WORKLOADS["W2"], steps=5)
+    medians = profile_step.carryover(speed, workload, rounds=2)
+    others = {"numpy", "tensorgrad-unfused"} | ({"torch"} if speed.import_torch() else set())
+    assert {before for before, timed in medians if timed == "tensorgrad"} == others
+    assert {before for before, timed in medians if timed == "numpy"} == others - {"numpy"} | {"tensorgrad"}
+    assert all(seconds > 0 for seconds in medians.values())
