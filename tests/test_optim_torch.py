@@ -115,6 +115,17 @@ def test_same_trajectory_as_torch_float64(name, options):
     assert_same_trajectory(ours, theirs, rtol=1e-6, atol=1e-12)
 
 
+@pytest.mark.parametrize("name, options", FLAT_CASES, ids=FLAT_IDS)
+def test_same_state_entries_as_torch(name, options):
+    """A parameter has a state entry where PyTorch's has one, with the same keys (plain SGD keeps
+    none: it has nothing to remember)."""
+    _, our_optimizer = run_ours(name, options, np.float64)
+    _, their_optimizer = run_torch(name, options, np.float64)
+    ours, theirs = our_optimizer.state_dict()["state"], their_optimizer.state_dict()["state"]
+    assert {i: set(entry) for i, entry in ours.items()} == {i: set(entry) for i, entry in theirs.items()}
+    assert len(our_optimizer.state) == len(their_optimizer.state)  # no empty entries either
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_same_trajectory_as_torch_float32(name):
     options = CASES[name][-1]

@@ -159,13 +159,18 @@ class Optimizer:
         """
         loss = closure() if closure is not None else None
         state = self.state
+        entries = state._entries  # read directly: a lookup per parameter and step
         for group in self.param_groups:
             update = self._group_update(group)
             for param in group["params"]:
                 grad = param.grad
                 if grad is None:
                     continue  # like PyTorch: a parameter that got no gradient is left untouched
-                update(param.data, grad, state[param], group)
+                entry = entries.get(id(param))
+                param_state = {} if entry is None else entry[1]
+                update(param.data, grad, param_state, group)
+                if entry is None and param_state:  # kept once the rule stored something, as in
+                    state[param] = param_state     # PyTorch (plain SGD never does)
                 _mark_changed(param)
         return loss
 
