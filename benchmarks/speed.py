@@ -26,7 +26,8 @@ Method: each implementation is warmed up, then they run in turn for --repeats ro
 block of steps each per round, in orders where each one follows each other one equally often
 (see _common.balanced_orders: what ran just before a block changes its time). Reported per
 workload: the median ms/step of each implementation and the ratios tensorgrad/numpy, torch/numpy,
-tensorgrad/torch computed round by round, as median [10th-90th percentile]. Before timing, a
+tensorgrad/torch computed round by round, as median [10th-90th percentile], and for each target
+the 90% confidence interval of that median ratio ('(noise)' when it contains the target). Before timing, a
 self-check (tiny sizes, every invocation) verifies that one step of the NumPy baseline (and of
 PyTorch) gives tensorgrad's updated weights; the CNN's images have blank rows, as MNIST's, so
 that pooling windows tie and the baseline must route their gradient as PyTorch does.
