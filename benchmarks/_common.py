@@ -84,8 +84,9 @@ def balanced_orders(count: int) -> list[list[int]]:
 
     Rotating one order (A B C, B C A, C A B) is not enough: A still always follows C within a
     round. Measured on the W1 step (``profile_step.py carryover W1``): tensorgrad took 0.961 ms
-    right after PyTorch, 0.864 right after NumPy; NumPy 0.838 and 0.767. With the rotation, tensorgrad followed PyTorch in most rounds and
-    NumPy followed tensorgrad, which put several per cent on tensorgrad's ratio.
+    right after PyTorch, 0.864 right after NumPy; NumPy 0.838 and 0.767. With the rotation,
+    tensorgrad followed PyTorch in most rounds and NumPy followed tensorgrad, which put several per
+    cent on tensorgrad's ratio.
 
     For an even count: the first order is 0, 1, n−1, 2, n−2, ..., and order i adds i to each
     (mod n); every ordered pair is then adjacent once in the n orders. For an odd count those n
@@ -149,7 +150,7 @@ def median_interval(values: Sequence[float], confidence: float = 0.90) -> tuple[
     distribution). None for too few values (n < 5 at 90%)."""
     ordered, n = sorted(values), len(values)
     tail, below, k = (1 - confidence) / 2, 0.0, 0
-    while k < n and below + math.comb(n, k) / 2**n <= tail:  # below = P(Bin(n, ½) < k + 1)
+    while k < n and below + math.comb(n, k) / 2**n <= tail:  # below is P(Bin(n, ½) < k)
         below += math.comb(n, k) / 2**n
         k += 1
     return None if k == 0 else (float(ordered[k - 1]), float(ordered[n - k]))

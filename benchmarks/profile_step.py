@@ -53,8 +53,8 @@ import numpy as np
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["phases", "overhead", "ratio", "versus", "ops", "layers", "instructions",
-                                            "carryover"])
+    parser.add_argument("what", choices=["phases", "overhead", "ratio", "versus", "ops", "layers",
+                                         "instructions", "carryover"])
     parser.add_argument("arguments", nargs="*", metavar="[DIR] WORKLOAD",
                         help="W1-W4 (default W1); versus takes the other source tree first, and also tiny")
     parser.add_argument("--rounds", type=int, default=None)
