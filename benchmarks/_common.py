@@ -92,13 +92,7 @@ def balanced_orders(count: int) -> list[list[int]]:
     (mod n); every ordered pair is then adjacent once in the n orders. For an odd count those n
     orders and their reverses (2n orders) make every pair adjacent twice.
     """
-    first, low, high = [0], 1, count - 1
-    while len(first) < count:
-        first.append(low)
-        low += 1
-        if len(first) < count:
-            first.append(high)
-            high -= 1
+    first = [0] + [(j + 1) // 2 if j % 2 else count - j // 2 for j in range(1, count)]  # 0 1 n−1 2 n−2 ...
     orders = [[(runner + i) % count for runner in first] for i in range(count)]
     return orders if count % 2 == 0 else orders + [order[::-1] for order in orders]
 

@@ -310,9 +310,8 @@ def count_child(speed, impl_name: str, steps: int) -> None:
 def carryover(speed, workload, rounds: int) -> dict[tuple[str, str], float]:
     """Median seconds per step of tensorgrad's and NumPy's blocks right after a block of each other
     implementation; the (predecessor, timed) pairs run in a new shuffled order every round."""
-    impls = speed.implementations(workload.model, speed.import_torch(), unfused=True)
-    batches = speed.make_batches(workload.model, workload.batch, speed.batch_pool(workload.batch))
-    blocks = {impl.name: speed.step_block(impl, batches, workload.steps) for impl in impls}
+    _, blocks = speed.step_runners(workload.model, workload.batch, workload.steps, speed.import_torch(),
+                                   unfused=True)
     for run in blocks.values():
         run()
     pairs = [(before, timed) for timed in ("tensorgrad", "numpy") for before in blocks if before != timed]

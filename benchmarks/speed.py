@@ -27,8 +27,8 @@ block of steps each per round, in orders where each one follows each other one e
 (see _common.balanced_orders: what ran just before a block changes its time). Reported per
 workload: the median ms/step of each implementation and the ratios tensorgrad/numpy, torch/numpy,
 tensorgrad/torch computed round by round, as median [10th-90th percentile], and for each target
-the 90% confidence interval of that median ratio ('(noise)' when it contains the target). Before timing, a
-self-check (tiny sizes, every invocation) verifies that one step of the NumPy baseline (and of
+the 90% confidence interval of that median ratio ('(noise)' when it contains the target). Before
+timing, a self-check (tiny sizes, every invocation) verifies that one step of the NumPy baseline (and of
 PyTorch) gives tensorgrad's updated weights; the CNN's images have blank rows, as MNIST's, so
 that pooling windows tie and the baseline must route their gradient as PyTorch does.
 
@@ -723,15 +723,22 @@ def calibrated_steps(run_one: Callable[[], float], block_seconds: float) -> int:
     return max(1, min(10_000, round(block_seconds / max(seconds, 1e-7))))
 
 
-def time_steps(spec: MLPSpec | CNNSpec, batch: int, steps: int | None, rounds: int, torch: Any,
-               block_seconds: float = 0.1, warmup: int = 2, unfused: bool = False) -> dict[str, Any]:
-    """Interleaved timing of the training step of each implementation, after ``warmup`` blocks
-    each (``steps=None``: calibrated so a tensorgrad block lasts about ``block_seconds``)."""
+def step_runners(spec: MLPSpec | CNNSpec, batch: int, steps: int | None, torch: Any, unfused: bool = False,
+                 block_seconds: float = 0.1) -> tuple[int, dict[str, Callable[[], float]]]:
+    """The steps per block (``steps``, or if None calibrated so that a tensorgrad block lasts about
+    ``block_seconds``) and a ``step_block`` runner for each implementation, on the same batches."""
     impls = implementations(spec, torch, unfused=unfused)
     batches = make_batches(spec, batch, batch_pool(batch))
     if steps is None:
         steps = calibrated_steps(step_block(impls[0], batches, 1), block_seconds)
-    runners = {impl.name: step_block(impl, batches, steps) for impl in impls}
+    return steps, {impl.name: step_block(impl, batches, steps) for impl in impls}
+
+
+def time_steps(spec: MLPSpec | CNNSpec, batch: int, steps: int | None, rounds: int, torch: Any,
+               block_seconds: float = 0.1, warmup: int = 2, unfused: bool = False) -> dict[str, Any]:
+    """Interleaved timing of the training step of each implementation, after ``warmup`` blocks
+    each (``steps=None``: calibrated so a tensorgrad block lasts about ``block_seconds``)."""
+    steps, runners = step_runners(spec, batch, steps, torch, unfused, block_seconds)
     summary = summarise(interleave(runners, rounds, warmup), PAIRS)
     return {"steps_per_block": steps, "rounds": rounds, **summary}
 

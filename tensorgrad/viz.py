@@ -5,8 +5,8 @@
 
 The output is deterministic (nodes are numbered in a fixed walk order), so tests can compare DOT
 source. Rendering uses the system ``dot`` when it is on PATH, otherwise the ``graphviz-pure``
-program installed from PyPI (found in this Python's scripts folder too); with neither, ``render`` writes the ``.dot`` source and says how to
-render it.
+program installed from PyPI (found in this Python's scripts folder too); with neither, ``render``
+writes the ``.dot`` source and says how to render it.
 """
 from __future__ import annotations
 

@@ -52,6 +52,11 @@ class _StateByParameter(MutableMapping):
     def __contains__(self, param: object) -> bool:
         return id(param) in self._entries
 
+    def _stored(self, param: Any) -> dict[str, Any] | None:
+        """The state of ``param`` if it has one, without creating it (reading ``self[param]`` does)."""
+        entry = self._entries.get(id(param))
+        return None if entry is None else entry[1]
+
     def __iter__(self) -> Iterator[Any]:
         return (param for param, _ in self._entries.values())
 
@@ -159,18 +164,17 @@ class Optimizer:
         """
         loss = closure() if closure is not None else None
         state = self.state
-        entries = state._entries  # read directly: a lookup per parameter and step
         for group in self.param_groups:
             update = self._group_update(group)
             for param in group["params"]:
                 grad = param.grad
                 if grad is None:
                     continue  # like PyTorch: a parameter that got no gradient is left untouched
-                entry = entries.get(id(param))
-                param_state = {} if entry is None else entry[1]
+                stored = state._stored(param)
+                param_state = {} if stored is None else stored
                 update(param.data, grad, param_state, group)
-                if entry is None and param_state:  # kept once the rule stored something, as in
-                    state[param] = param_state     # PyTorch (plain SGD never does)
+                if stored is None and param_state:  # kept once the rule stored something, as in
+                    state[param] = param_state      # PyTorch (plain SGD never does)
                 _mark_changed(param)
         return loss
 
