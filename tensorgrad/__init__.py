@@ -21,6 +21,7 @@ from .tensor import (
 )
 from .ops import concatenate, maximum, minimum, stack, where
 from .check import GradcheckResult, gradcheck
+from .parallel import get_num_threads, set_num_threads
 from . import data, nn, optim  # noqa: E402  (after the core they build on)
 from .trace import Trace, trace
 from .viz import draw, render
@@ -29,7 +30,7 @@ from .compare import ActivationSite, GradReport, compare_grads
 __all__ = [
     "__version__", "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
     "ones_like", "full_like", "rand", "randn", "rand_like", "randn_like", "arange", "eye",
-    "manual_seed", "detect_anomaly", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "where",
+    "manual_seed", "set_num_threads", "get_num_threads", "detect_anomaly", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "where",
     "maximum", "minimum", "concatenate", "stack", "gradcheck", "GradcheckResult", "nn", "optim",
     "data", "memory", "trace", "Trace", "draw", "render", "compare_grads", "GradReport", "ActivationSite",
 ]

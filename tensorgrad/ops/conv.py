@@ -32,12 +32,13 @@ the image across all windows; nothing loops over windows or pixels.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .. import parallel
 from ..autograd import Function
 from .nn import fused_activation, fused_name_and_formula
 
@@ -278,26 +279,31 @@ class Conv2d(Function):
         kernel = _kernel_matrix(weight, dtype)                     # (kh·kw·C, O)
 
         step = _chunk(L * K * dtype.itemsize, L * O * dtype.itemsize)  # images per chunk: patches and output bounded
-        cols = np.empty((min(step, N) * L, K), dtype)  # one buffer, reused by every chunk
         if pool is None:
             out = np.empty((N, OH, OW, O), dtype)
         else:  # only the pooled output is kept: the convolution's is one chunk at a time
             (pkh, pkw), PH, PW = pool
-            conv_chunk = np.empty((min(step, N), OH, OW, O), dtype)
             out = np.empty((N, PH, PW, O), dtype)
             first = np.empty((N, PH, PW, O), _index_dtype(pkh * pkw))
-        for s in range(0, N, step):
-            n = min(step, N - s)
-            patches = _im2col(xt[s:s + n], kh, kw, sh, sw, OH, OW, cols[:n * L])
-            conv = out[s:s + n] if pool is None else conv_chunk[:n]
-            y = np.matmul(patches, kernel, out=conv.reshape(n * L, O))  # (n·L, K) @ (K, O)
-            if bias is not None:
-                y += bias  # while the chunk is still in cache
-            if pool is not None:  # pooled while in cache too; ReLU commutes with max, so it comes after
-                y = out[s:s + n]
-                _max_of_tiles(_tiles(conv, pkh, pkw, PH, PW), y, first[s:s + n])
-            if self.activation is not None:
-                self.activation.activate(y, out=y)  # in place, in cache too: no second pass over the output
+
+        def convolve(images: range) -> None:  # one thread's share of the batch, chunk by chunk
+            cols = np.empty((min(step, len(images)) * L, K), dtype)  # one buffer, reused by every chunk
+            if pool is not None:
+                conv_chunk = np.empty((min(step, len(images)), OH, OW, O), dtype)
+            for s in range(images.start, images.stop, step):
+                n = min(step, images.stop - s)
+                patches = _im2col(xt[s:s + n], kh, kw, sh, sw, OH, OW, cols[:n * L])
+                conv = out[s:s + n] if pool is None else conv_chunk[:n]
+                y = np.matmul(patches, kernel, out=conv.reshape(n * L, O))  # (n·L, K) @ (K, O)
+                if bias is not None:
+                    y += bias  # while the chunk is still in cache
+                if pool is not None:  # pooled while in cache too; ReLU commutes with max, so it comes after
+                    y = out[s:s + n]
+                    _max_of_tiles(_tiles(conv, pkh, pkw, PH, PW), y, first[s:s + n])
+                if self.activation is not None:
+                    self.activation.activate(y, out=y)  # in place, in cache too: no second pass over the output
+
+        parallel.run([partial(convolve, images) for images in parallel.parts(N)])
         # xt is x itself seen channels-last, unless padded; out only for the activation's slope
         self.save(xt, kernel, out if self.activation else None, first if pool else None)
         self.geometry = (x.shape, x.dtype, weight.shape, weight.dtype,
@@ -335,38 +341,51 @@ class Conv2d(Function):
         # slice that offset read (_add_input_gradient). That is the "full correlation of g with the
         # flipped kernel" of the formula, computed the cheaper way: doing it literally needs im2col
         # of g padded by k−1, a patch matrix O/C times larger than x's (2x for the CNN's second conv).
-        chunk = min(step, N)
-        grad_kernel = np.zeros((K, O), dtype) if need_w else None
-        grad_bias = np.zeros(O, dtype) if need_b else None
-        if need_b:  # Σ g as ones @ g: a matrix-vector product, ~5x faster than g.sum(axis=0) here
-            ones = np.ones(chunk * L, dtype)
-        if need_w:
-            cols, part = np.empty((chunk * L, K), dtype), np.empty((K, O), dtype)
         if need_x:  # (the first conv of a net, on the data, skips all of this)
             # w_kᵀ (O, C) for each kernel offset k: rows k·C … (k+1)·C of the (kh·kw·C, O) matrix
             kernel_by_offset = np.ascontiguousarray(kernel.reshape(kh * kw, C, O).transpose(0, 2, 1))
-            offset_gradient = np.empty((chunk * L, C), dtype)
             offsets = _offsets(kh, kw, sh, sw, OH, OW)
             dxt = np.empty(xt.shape, dtype)  # zeroed chunk by chunk, in cache, just before its adds
-        if pool is not None:  # the convolution's output gradient, one chunk at a time
-            (pkh, pkw), PH, PW = pool
-            dconv = _pooled_gradient((chunk, OH, OW, O), dtype, pkh, pkw, PH, PW)
-        for s in range(0, N, step):
-            n = min(step, N - s)
-            gs = gt[s:s + n].reshape(-1, O)
-            if self.activation is not None:  # ∂ pre-activation, chunk by chunk while it is in cache
-                gs = self.activation.slope(gs, out[s:s + n].reshape(-1, O))
-            if pool is not None:  # then through the max pooling: to each window's first maximum
-                _route_to_first_max(gs.reshape(n, PH, PW, O), first[s:s + n], _tiles(dconv[:n], pkh, pkw, PH, PW))
-                gs = dconv[:n].reshape(n * L, O)
-            if need_b:
-                grad_bias += ones[:n * L] @ gs
+
+        def backpropagate(images: range) -> tuple[np.ndarray | None, np.ndarray | None]:
+            """One thread's share of the batch: fills its images of dxt, returns its ∂w and ∂b."""
+            chunk = min(step, len(images))
+            grad_kernel = np.zeros((K, O), dtype) if need_w else None
+            grad_bias = np.zeros(O, dtype) if need_b else None
+            if need_b:  # Σ g as ones @ g: a matrix-vector product, ~5x faster than g.sum(axis=0) here
+                ones = np.ones(chunk * L, dtype)
             if need_w:
-                patches = _im2col(xt[s:s + n], kh, kw, sh, sw, OH, OW, cols[:n * L])
-                grad_kernel += np.matmul(patches.T, gs, out=part)
+                cols, part = np.empty((chunk * L, K), dtype), np.empty((K, O), dtype)
             if need_x:
-                dxt[s:s + n] = 0
-                _add_input_gradient(gs, kernel_by_offset, dxt[s:s + n], offsets, offset_gradient[:n * L])
+                offset_gradient = np.empty((chunk * L, C), dtype)
+            if pool is not None:  # the convolution's output gradient, one chunk at a time
+                (pkh, pkw), PH, PW = pool
+                dconv = _pooled_gradient((chunk, OH, OW, O), dtype, pkh, pkw, PH, PW)
+            for s in range(images.start, images.stop, step):
+                n = min(step, images.stop - s)
+                gs = gt[s:s + n].reshape(-1, O)
+                if self.activation is not None:  # ∂ pre-activation, chunk by chunk while it is in cache
+                    gs = self.activation.slope(gs, out[s:s + n].reshape(-1, O))
+                if pool is not None:  # then through the max pooling: to each window's first maximum
+                    _route_to_first_max(gs.reshape(n, PH, PW, O), first[s:s + n], _tiles(dconv[:n], pkh, pkw, PH, PW))
+                    gs = dconv[:n].reshape(n * L, O)
+                if need_b:
+                    grad_bias += ones[:n * L] @ gs
+                if need_w:
+                    patches = _im2col(xt[s:s + n], kh, kw, sh, sw, OH, OW, cols[:n * L])
+                    grad_kernel += np.matmul(patches.T, gs, out=part)
+                if need_x:
+                    dxt[s:s + n] = 0
+                    _add_input_gradient(gs, kernel_by_offset, dxt[s:s + n], offsets, offset_gradient[:n * L])
+            return grad_kernel, grad_bias
+
+        shares = parallel.run([partial(backpropagate, images) for images in parallel.parts(N)])
+        grad_kernel, grad_bias = shares[0]
+        for more_kernel, more_bias in shares[1:]:  # in batch order: the same sums for the same thread count
+            if need_w:
+                grad_kernel += more_kernel
+            if need_b:
+                grad_bias += more_bias
 
         grad_x = grad_w = grad_b = None
         if need_x:

@@ -1,0 +1,114 @@
+"""tensorgrad's own threads, for the ops with the most work: convolutions and large matrix products.
+
+Why: NumPy runs its element-wise work (a convolution's patch copies, adds, pooling, activations)
+on one core; only BLAS's matrix products use more. ``set_num_threads(n)`` splits those big ops
+into ``n`` parts (a convolution's batch, a product's rows or columns) that run at the same time,
+as NumPy releases the GIL while it computes. Off by default (one thread), like everything that
+changes how NumPy behaves outside tensorgrad:
+
+    import tensorgrad as tg
+    tg.set_num_threads(2)   # tensorgrad splits its big ops over 2 threads; BLAS runs on 1
+    tg.set_num_threads(1)   # back to serial, BLAS to its own thread count
+
+While tensorgrad runs several threads, NumPy's BLAS is held at one thread (with threadpoolctl),
+also for your own NumPy code: BLAS's idle threads spin for a while after every multi-threaded
+product, taking the cores tensorgrad's threads need (measured on the CNN of document 003 with
+2 BLAS threads left on: the step 1.15x slower than serial). Results are deterministic for a given
+thread count; they differ from serial ones in the last bits, because sums (a weight gradient over
+the batch) are added in a different order.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any, Callable, Sequence, TypeVar
+
+import numpy as np
+
+__all__ = ["set_num_threads", "get_num_threads", "run", "parts", "matmul"]
+
+T = TypeVar("T")
+
+_threads = 1
+_pool: ThreadPoolExecutor | None = None
+_blas_limit: Any = None  # threadpoolctl's limiter while BLAS is held at one thread
+
+#: smallest product (multiply-adds, m·k·n) worth splitting over threads: below it, handing the
+#: parts to the threads costs more than it saves (one part is ~0.1 ms of BLAS work here)
+MATMUL_SPLIT_WORK = 2**22
+
+
+def set_num_threads(threads: int) -> None:
+    """Run tensorgrad's big ops (convolutions, large matrix products) on ``threads`` threads.
+
+    1 (the default) runs everything on the calling thread with NumPy as it is. More threads hold
+    NumPy's BLAS at one thread until set back to 1 (see the module's docstring for why).
+    Like ``torch.set_num_threads``; a good value is the number of physical cores.
+    """
+    global _threads, _pool, _blas_limit
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"set_num_threads: threads must be a positive int, got {threads!r}")
+    threads = int(threads)
+    if threads == _threads:
+        return
+    if _pool is not None:
+        _pool.shutdown()
+        _pool = None
+    if threads > 1:
+        if _blas_limit is None:
+            _blas_limit = _hold_blas_at_one_thread()
+        _pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="tensorgrad")
+    elif _blas_limit is not None:
+        _blas_limit.restore_original_limits()
+        _blas_limit = None
+    _threads = threads
+
+
+def get_num_threads() -> int:
+    """How many threads tensorgrad's big ops run on (1 unless set with set_num_threads)."""
+    return _threads
+
+
+def _hold_blas_at_one_thread() -> Any:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError as error:  # a dependency; only a broken install lacks it
+        raise ImportError("set_num_threads needs threadpoolctl (pip install threadpoolctl)") from error
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def run(tasks: Sequence[Callable[[], T]]) -> list[T]:
+    """Call each task, at the same time on tensorgrad's threads (the calling thread runs the
+    first); return their results in order. Every task has finished when this returns or raises
+    (the first task's exception, else the first other one's): none is left writing into arrays."""
+    if _pool is None or len(tasks) == 1:
+        return [task() for task in tasks]
+    futures = [_pool.submit(task) for task in tasks[1:]]
+    try:
+        first = tasks[0]()
+    finally:
+        wait(futures)
+    return [first] + [future.result() for future in futures]
+
+
+def parts(count: int, pieces: int | None = None) -> list[range]:
+    """``range(count)`` cut into ``pieces`` (default: the thread count) contiguous ranges of
+    near-equal length, none empty."""
+    pieces = max(1, min(count, _threads if pieces is None else pieces))
+    bounds = [count * p // pieces for p in range(pieces + 1)]
+    return [range(bounds[p], bounds[p + 1]) for p in range(pieces)]
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for 2-D a (m, k) and b (k, n); with several threads and enough work, the output's
+    longer side is cut into one part per thread and each part is one BLAS product."""
+    m, n = a.shape[0], b.shape[1]
+    if _threads == 1 or m * a.shape[1] * n < MATMUL_SPLIT_WORK:
+        return a @ b
+    out = np.empty((m, n), np.result_type(a, b))
+    if m >= n:
+        pieces = [(slice(r.start, r.stop), slice(None)) for r in parts(m)]
+    else:
+        pieces = [(slice(None), slice(r.start, r.stop)) for r in parts(n)]
+    run([lambda rows=rows, cols=cols: np.matmul(a[rows], b[:, cols], out=out[rows, cols])
+         for rows, cols in pieces])
+    return out
