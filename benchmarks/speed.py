@@ -47,6 +47,7 @@ average is high. OPENBLAS_NUM_THREADS=1 (PyTorch follows) gives steadier single-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -57,7 +58,7 @@ import tracemalloc
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -76,7 +77,15 @@ LR = 0.01
 DTYPE = np.float32
 CHUNK_BYTES = 4 * 2**20  # patch matrix per chunk of images in NumpyCNN: stays in the CPU cache
 OUTPUT_CHUNK_BYTES = 2**20  # and output, gone over more often: in L2 (conv1: 12 images, 0.95 of 48's time)
-PAIRS = (("tensorgrad", "numpy"), ("tensorgrad-unfused", "numpy"), ("torch", "numpy"), ("tensorgrad", "torch"))
+PAIRS = (("tensorgrad", "numpy"), ("tensorgrad-unfused", "numpy"), ("tensorgrad-threads", "numpy"),
+         ("torch", "numpy"), ("tensorgrad", "torch"), ("tensorgrad-threads", "torch"),
+         ("tensorgrad-threads", "tensorgrad"))
+#: a pause before every timed block, so that each starts on idle cores: OpenBLAS's threads spin
+#: for ~0.1 s after each multi-threaded product (2**28 cycles), on the cores that the next
+#: block's threads need (measured, W4: tensorgrad on 2 threads 0.94 of the NumPy step right after
+#: NumPy's blocks, 0.73-0.86 after a pause of 0.12-0.3 s). In a training run one implementation
+#: runs alone, so this is the situation a ratio should describe.
+SETTLE_SECONDS = 0.15
 
 
 # ------------------------------------------------------------------------------ the models
@@ -231,6 +240,36 @@ class TensorgradUnfusedImpl(TensorgradImpl):
     def __init__(self, spec: MLPSpec | CNNSpec, weights: list[np.ndarray], lr: float = LR) -> None:
         super().__init__(spec, weights, lr)
         self.model.fuse_activations = False
+
+
+class TensorgradThreadsImpl(TensorgradImpl):
+    """The same, on tensorgrad's own threads (``tg.set_num_threads``), as many as NumPy's BLAS
+    uses, during its blocks only (BLAS then runs on one thread): the same thread count as the
+    NumPy baseline and PyTorch."""
+    name = "tensorgrad-threads"
+
+    def __init__(self, spec: MLPSpec | CNNSpec, weights: list[np.ndarray], lr: float = LR) -> None:
+        super().__init__(spec, weights, lr)
+        self.threads = self.thread_count()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        self.package.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            self.package.set_num_threads(1)
+
+    @staticmethod
+    def thread_count() -> int:
+        """NumPy's BLAS threads (read while tensorgrad runs serially), else the CPUs."""
+        return numpy_blas_threads() or os.cpu_count() or 1
+
+    @classmethod
+    def available(cls, package: Any) -> bool:
+        """Whether ``package`` (tensorgrad, or an older checkout of it) has threads, and there is
+        more than one to run."""
+        return hasattr(package, "set_num_threads") and cls.thread_count() > 1
 
 
 # ----------------------------------------------------------------------- implementation: torch
@@ -637,13 +676,16 @@ def numpy_impl(spec: MLPSpec | CNNSpec, weights: list[np.ndarray], lr: float = L
 
 
 def implementations(spec: MLPSpec | CNNSpec, torch: Any, lr: float = LR, seed: int = 0,
-                    unfused: bool = False) -> list:
-    """tensorgrad, numpy, (with ``unfused``) tensorgrad without fused activations and (when
-    available) torch, all starting from the same weights."""
+                    unfused: bool = False, threads: bool = True) -> list:
+    """tensorgrad, numpy, (with ``unfused``) tensorgrad without fused activations, (with
+    ``threads``, on a multi-core machine) tensorgrad on its own threads and (when available)
+    torch, all starting from the same weights."""
     weights = initial_weights(spec, seed)
     impls = [TensorgradImpl(spec, weights, lr), numpy_impl(spec, weights, lr)]
     if unfused:
         impls.append(TensorgradUnfusedImpl(spec, weights, lr))
+    if threads and TensorgradThreadsImpl.available(TensorgradImpl.package):
+        impls.append(TensorgradThreadsImpl(spec, weights, lr))
     if torch is not None:
         impls.append(TorchImpl(spec, weights, lr))
     return impls
@@ -669,7 +711,10 @@ def check_one_step(spec: MLPSpec | CNNSpec, batch: int, torch: Any, impls: list 
     if isinstance(spec, CNNSpec):  # 6 blank rows on top, as MNIST's margins: after two 3x3 convs the
         x[:, :, :6] = 0  # first row of pooling windows sees constant outputs, i.e. tied maxima (as in
         # 37% of the positive pooled outputs of the CNN on 128 MNIST images)
-    losses = {impl.name: float(impl.step(*impl.prepare([(x, y)])[0]).item()) for impl in impls}
+    losses = {}
+    for impl in impls:
+        with session(impl):
+            losses[impl.name] = float(impl.step(*impl.prepare([(x, y)])[0]).item())
     reference = impls[0].weights()
     problems = []
     for impl in impls[1:]:
@@ -697,22 +742,29 @@ def self_check(torch: Any, full_size: bool = False) -> None:
     problems = [p for spec, batch in cases for p in check_one_step(spec, batch, torch)]
     if problems:
         sys.exit("self-check FAILED (a benchmark of a wrong baseline is worthless):\n  " + "\n  ".join(problems))
-    names = "numpy and torch" if torch is not None else "numpy"
+    names = ", ".join(impl.name for impl in implementations(CHECK_CASES[0][0], torch, unfused=True)[1:])
     print(f"self-check: one step of {names} matches tensorgrad on {len(cases)} cases "
           f"({time.perf_counter() - started:.1f} s)")
 
 
 # ------------------------------------------------------------------------ timing the steps
+def session(impl: Any) -> contextlib.AbstractContextManager:
+    """The context an implementation's steps run in: its ``session()`` (tensorgrad's threads on),
+    or none."""
+    return impl.session() if hasattr(impl, "session") else contextlib.nullcontext()
+
+
 def step_block(impl: Any, batches: list, steps: int) -> Callable[[], float]:
     """A runner for ``interleave``: ``steps`` training steps over ``batches``, seconds per step."""
     data = impl.prepare(batches)
     step, count = impl.step, len(data)
 
     def run() -> float:
-        start = time.perf_counter()
-        for i in range(steps):
-            step(*data[i % count])
-        return (time.perf_counter() - start) / steps
+        with session(impl):
+            start = time.perf_counter()
+            for i in range(steps):
+                step(*data[i % count])
+            return (time.perf_counter() - start) / steps
     return run
 
 
@@ -724,10 +776,10 @@ def calibrated_steps(run_one: Callable[[], float], block_seconds: float) -> int:
 
 
 def step_runners(spec: MLPSpec | CNNSpec, batch: int, steps: int | None, torch: Any, unfused: bool = False,
-                 block_seconds: float = 0.1) -> tuple[int, dict[str, Callable[[], float]]]:
+                 block_seconds: float = 0.1, threads: bool = True) -> tuple[int, dict[str, Callable[[], float]]]:
     """The steps per block (``steps``, or if None calibrated so that a tensorgrad block lasts about
     ``block_seconds``) and a ``step_block`` runner for each implementation, on the same batches."""
-    impls = implementations(spec, torch, unfused=unfused)
+    impls = implementations(spec, torch, unfused=unfused, threads=threads)
     batches = make_batches(spec, batch, batch_pool(batch))
     if steps is None:
         steps = calibrated_steps(step_block(impls[0], batches, 1), block_seconds)
@@ -735,15 +787,19 @@ def step_runners(spec: MLPSpec | CNNSpec, batch: int, steps: int | None, torch: 
 
 
 def time_steps(spec: MLPSpec | CNNSpec, batch: int, steps: int | None, rounds: int, torch: Any,
-               block_seconds: float = 0.1, warmup: int = 2, unfused: bool = False) -> dict[str, Any]:
+               block_seconds: float = 0.1, warmup: int = 2, unfused: bool = False, threads: bool = True,
+               settle: float = SETTLE_SECONDS) -> dict[str, Any]:
     """Interleaved timing of the training step of each implementation, after ``warmup`` blocks
-    each (``steps=None``: calibrated so a tensorgrad block lasts about ``block_seconds``)."""
-    steps, runners = step_runners(spec, batch, steps, torch, unfused, block_seconds)
-    summary = summarise(interleave(runners, rounds, warmup), PAIRS)
-    return {"steps_per_block": steps, "rounds": rounds, **summary}
+    each (``steps=None``: calibrated so a tensorgrad block lasts about ``block_seconds``), each
+    block ``settle`` seconds after the one before."""
+    steps, runners = step_runners(spec, batch, steps, torch, unfused, block_seconds, threads)
+    summary = summarise(interleave(runners, rounds, warmup, settle), PAIRS)
+    threads = TensorgradThreadsImpl.thread_count() if "tensorgrad-threads" in runners else None
+    return {"steps_per_block": steps, "rounds": rounds, "settle_seconds": settle, "threads": threads, **summary}
 
 
-def run_workloads(names: list[str], quick: bool, repeats: int | None, torch: Any) -> list[dict[str, Any]]:
+def run_workloads(names: list[str], quick: bool, repeats: int | None, torch: Any,
+                  unfused: bool = False, settle: float = SETTLE_SECONDS) -> list[dict[str, Any]]:
     rows = []
     for name in names:
         workload = WORKLOADS[name]
@@ -751,7 +807,7 @@ def run_workloads(names: list[str], quick: bool, repeats: int | None, torch: Any
         rounds = repeats or (3 if quick else workload.rounds)
         print(f"  {workload.describe()}: {rounds} rounds of {steps} step(s) ...", flush=True)
         result = time_steps(workload.model, workload.batch, steps, rounds, torch, warmup=1 if quick else 2,
-                            unfused=True)
+                            unfused=unfused, settle=settle)
         rows.append({"workload": name, "description": workload.describe(), "batch": workload.batch,
                      "model": asdict(workload.model), "target_tensorgrad_over_numpy": workload.target,
                      "stretch_target_tensorgrad_over_torch": workload.stretch, **result})
@@ -782,18 +838,33 @@ def print_workloads(rows: list[dict[str, Any]], quick: bool) -> None:
                       f"{median['torch']:.3f}" if "torch" in median else "-",
                       format_ratio(ratios.get("tensorgrad/numpy")),
                       target_text(ratios.get("tensorgrad/numpy"), row["target_tensorgrad_over_numpy"]),
-                      format_ratio(ratios.get("tensorgrad-unfused/numpy")),
                       format_ratio(ratios.get("torch/numpy")), format_ratio(ratios.get("tensorgrad/torch"))])
     print(f"\nTraining step, ms/step (median){' -- QUICK RUN, NOISY' if quick else ''}; ratios per round: "
           "median [p10-p90]")
-    print(format_table(["workload", "tensorgrad", "numpy", "torch", "tg/numpy", "target", "unfused/numpy",
-                        "torch/numpy", "tg/torch"], table))
-    print("  unfused: tensorgrad with each layer and its activation as two nodes (fuse_activations = False)")
+    print(format_table(["workload", "tensorgrad", "numpy", "torch", "tg/numpy", "target", "torch/numpy",
+                        "tg/torch"], table))
     for row in rows:
         stretch, ratio = row["stretch_target_tensorgrad_over_torch"], row["ratios"].get("tensorgrad/torch")
         if stretch is not None and ratio is not None:
             print(f"  {row['workload']} stretch target, no slower than PyTorch: tg/torch "
                   f"{target_text(ratio, stretch)}")
+    threaded = [row for row in rows if "tensorgrad-threads/numpy" in row["ratios"]]
+    if threaded:
+        threads = threaded[0].get("threads", "several")
+        print(f"\ntensorgrad on its own {threads} threads (tg.set_num_threads({threads}); BLAS then on one), "
+              "same steps, same rounds")
+        print(format_table(["workload", "ms/step", "threads/numpy", "target", "threads/torch", "threads/tg"], [[
+            row["description"], f"{row['median']['tensorgrad-threads']:.3f}",
+            format_ratio(row["ratios"]["tensorgrad-threads/numpy"]),
+            target_text(row["ratios"]["tensorgrad-threads/numpy"], row["target_tensorgrad_over_numpy"]),
+            format_ratio(row["ratios"].get("tensorgrad-threads/torch")),
+            format_ratio(row["ratios"].get("tensorgrad-threads/tensorgrad"))] for row in threaded]))
+    unfused = [row for row in rows if "tensorgrad-unfused/numpy" in row["ratios"]]
+    if unfused:
+        print("\nunfused: tensorgrad with each layer and its activation as two nodes (fuse_activations = False)")
+        print(format_table(["workload", "ms/step", "unfused/numpy"], [[
+            row["description"], f"{row['median']['tensorgrad-unfused']:.3f}",
+            format_ratio(row["ratios"]["tensorgrad-unfused/numpy"])] for row in unfused]))
     print(CI_NOTE)
 
 
@@ -810,7 +881,7 @@ def run_scaling(quick: bool, repeats: int | None) -> dict[str, list[dict[str, An
         results[axis] = []
         for spec, batch in cases:
             timing = time_steps(spec, batch, None, rounds, torch=None, block_seconds=block,
-                                warmup=1 if quick else 2)
+                                warmup=1 if quick else 2, threads=False, settle=0.0)  # (serial: no pause needed)
             results[axis].append({"batch": batch, "hidden": spec.sizes[1], **timing})
             print(f"  {axis} sweep: batch {batch}, hidden {spec.sizes[1]}: tg/numpy "
                   f"{format_ratio(timing['ratios']['tensorgrad/numpy'])}", flush=True)
@@ -957,6 +1028,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="few rounds and sizes: a smoke run")
     parser.add_argument("--check", action="store_true", help="only check the baselines (tiny and full sizes)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--settle", type=float, default=SETTLE_SECONDS,
+                        help="pause before each timed block of the workloads, seconds (default %(default)s)")
+    parser.add_argument("--unfused", action="store_true",
+                        help="also time tensorgrad without fused layer+activation nodes")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (default %(default)s)")
     parser.add_argument("--memory-child", nargs=3, metavar=("IMPL", "METHOD", "IMAGES"),
                         help=argparse.SUPPRESS)  # internal: one measurement of run_memory
@@ -987,7 +1062,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"WARNING: {results['warning']} (load average {env['load_average_1_5_15min'][0]:.1f} "
               f"on {env['usable_cpus']} CPUs)")
     if "steps" in args.parts:
-        results["workloads"] = run_workloads(args.workloads, args.quick, args.repeats, torch)
+        results["workloads"] = run_workloads(args.workloads, args.quick, args.repeats, torch, args.unfused, args.settle)
         print_workloads(results["workloads"], args.quick)
     if "scaling" in args.parts:
         results["scaling"] = run_scaling(args.quick, args.repeats)

@@ -35,6 +35,8 @@ _blas_limit: Any = None  # threadpoolctl's limiter while BLAS is held at one thr
 #: smallest product (multiply-adds, m·k·n) worth splitting over threads: below it, handing the
 #: parts to the threads costs more than it saves (one part is ~0.1 ms of BLAS work here)
 MATMUL_SPLIT_WORK = 2**22
+#: fewest rows of a per thread for a product to be split by rows (else by columns)
+MATMUL_MIN_ROWS = 16
 
 
 def set_num_threads(threads: int) -> None:
@@ -99,13 +101,16 @@ def parts(count: int, pieces: int | None = None) -> list[range]:
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` for 2-D a (m, k) and b (k, n); with several threads and enough work, the output's
-    longer side is cut into one part per thread and each part is one BLAS product."""
+    """``a @ b`` for 2-D a (m, k) and b (k, n); with several threads and enough work, one BLAS
+    product per thread: of a share of a's rows, or, when a has few rows, of b's columns.
+
+    Rows first: measured for the MLP's and the CNN's products, their shares were as fast or
+    faster (e.g. ∂W = gᵀ·x of 784-128 at batch 128: 422 µs against 488 by columns)."""
     m, n = a.shape[0], b.shape[1]
     if _threads == 1 or m * a.shape[1] * n < MATMUL_SPLIT_WORK:
         return a @ b
     out = np.empty((m, n), np.result_type(a, b))
-    if m >= n:
+    if m >= MATMUL_MIN_ROWS * _threads:
         pieces = [(slice(r.start, r.stop), slice(None)) for r in parts(m)]
     else:
         pieces = [(slice(None), slice(r.start, r.stop)) for r in parts(n)]

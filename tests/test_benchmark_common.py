@@ -23,6 +23,15 @@ def test_interleave_runs_the_balanced_orders_in_turn():
     assert times == {name: [1.0] * 5 for name in "ABCD"}
 
 
+def test_interleave_pauses_before_every_timed_block(monkeypatch):
+    import _common
+    events: list[str] = []
+    monkeypatch.setattr(_common.time, "sleep", lambda seconds: events.append(f"sleep {seconds}"))
+    interleave({name: (lambda name=name: events.append(name) or 1.0) for name in "AB"}, rounds=2,
+               warmup=1, settle=0.25)
+    assert events == ["A", "B"] + ["sleep 0.25", "A", "sleep 0.25", "B", "sleep 0.25", "B", "sleep 0.25", "A"]
+
+
 @pytest.mark.parametrize("count", range(2, 8))
 def test_every_runner_follows_every_other_equally_often(count):
     orders = balanced_orders(count)

@@ -94,7 +94,8 @@ def test_run_waits_for_every_task_before_raising():
     assert finished == ["slow"]
 
 
-@pytest.mark.parametrize("m, k, n", [(300, 200, 100), (100, 200, 300), (2, 3, 4), (1, 784, 128)])
+# by rows (the first two), by columns (few rows), not split (too little work)
+@pytest.mark.parametrize("m, k, n", [(300, 200, 100), (100, 200, 300), (20, 400, 900), (2, 3, 4), (1, 784, 128)])
 def test_threaded_matmul_is_the_product(m, k, n):
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))

@@ -119,6 +119,8 @@ def test_carryover_times_each_implementation_after_each_other_one():
     workload = dataclasses.replace(speed.WORKLOADS["W2"], steps=5)
     medians = profile_step.carryover(speed, workload, rounds=2)
     others = {"numpy", "tensorgrad-unfused"} | ({"torch"} if speed.import_torch() else set())
+    if speed.TensorgradThreadsImpl.available(speed.tg):
+        others.add("tensorgrad-threads")
     assert {before for before, timed in medians if timed == "tensorgrad"} == others
     assert {before for before, timed in medians if timed == "numpy"} == others - {"numpy"} | {"tensorgrad"}
     assert all(seconds > 0 for seconds in medians.values())

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+import tensorgrad as tg
+from tensorgrad import parallel
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import speed  # noqa: E402
 
@@ -47,3 +50,38 @@ def test_a_verdict_says_when_the_median_s_interval_contains_the_target():
     noisy = {"median": 1.01, "ci90_low": 0.98, "ci90_high": 1.04}
     assert speed.target_text(noisy, 1.00) == "<= 1.00 MISSED, CI 0.98-1.04 (noise)"
     assert speed.target_text({"median": 0.9}, 1.0) == "<= 1.00 ok"  # an older result: no interval
+
+
+def test_tensorgrad_on_its_threads_is_checked_in_its_threaded_session(monkeypatch):
+    # each thread's share of the batch left out but the first: if the check did not switch the
+    # threads on, this would change nothing; on, the threaded step differs from the serial one
+    whole = parallel.parts
+    monkeypatch.setattr(parallel, "parts", lambda count, pieces=None: whole(count, pieces)[:1])
+    monkeypatch.setattr(speed.TensorgradThreadsImpl, "thread_count", staticmethod(lambda: 2))
+    spec, batch = speed.CHECK_CASES[-1]
+    problems = speed.check_one_step(spec, batch, None)
+    assert problems and all("tensorgrad-threads vs tensorgrad" in p for p in problems)
+    assert tg.get_num_threads() == 1  # and switched them off again
+
+
+def test_a_threaded_block_runs_on_the_threads_and_leaves_tensorgrad_serial(monkeypatch):
+    monkeypatch.setattr(speed.TensorgradThreadsImpl, "thread_count", staticmethod(lambda: 2))
+    spec, batch = speed.CHECK_CASES[0]
+    impl = speed.TensorgradThreadsImpl(spec, speed.initial_weights(spec))
+    seen = []
+    monkeypatch.setattr(impl, "step", lambda x, y: seen.append(tg.get_num_threads()))
+    block = speed.step_block(impl, speed.make_batches(spec, batch, 2), steps=3)
+    assert block() > 0
+    assert seen == [2, 2, 2] and tg.get_num_threads() == 1
+
+
+def test_the_workloads_table_shows_the_threads_and_their_verdicts(capsys):
+    ratio = {"median": 0.85, "p10": 0.8, "p90": 0.9, "ci90_low": 0.83, "ci90_high": 0.88}
+    row = {"workload": "W4", "description": "W4 CNN", "target_tensorgrad_over_numpy": 1.0,
+           "stretch_target_tensorgrad_over_torch": None, "threads": 2,
+           "median": {"tensorgrad": 2.0, "numpy": 2.0, "tensorgrad-threads": 1.7},
+           "ratios": {"tensorgrad/numpy": dict(ratio, median=1.0), "tensorgrad-threads/numpy": ratio}}
+    speed.print_workloads([row], quick=False)
+    out = capsys.readouterr().out
+    assert "tensorgrad on its own 2 threads (tg.set_num_threads(2)" in out
+    assert "<= 1.00 ok, CI 0.83-0.88" in out
