@@ -58,7 +58,7 @@ import tracemalloc
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -252,13 +252,8 @@ class TensorgradThreadsImpl(TensorgradImpl):
         super().__init__(spec, weights, lr)
         self.threads = self.thread_count()
 
-    @contextlib.contextmanager
-    def session(self) -> Iterator[None]:
-        self.package.set_num_threads(self.threads)
-        try:
-            yield
-        finally:
-            self.package.set_num_threads(1)
+    def session(self) -> contextlib.AbstractContextManager:
+        return self.package.parallel.num_threads(self.threads)
 
     @staticmethod
     def thread_count() -> int:
@@ -269,7 +264,7 @@ class TensorgradThreadsImpl(TensorgradImpl):
     def available(cls, package: Any) -> bool:
         """Whether ``package`` (tensorgrad, or an older checkout of it) has threads, and there is
         more than one to run."""
-        return hasattr(package, "set_num_threads") and cls.thread_count() > 1
+        return hasattr(package, "parallel") and cls.thread_count() > 1
 
 
 # ----------------------------------------------------------------------- implementation: torch

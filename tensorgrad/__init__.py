@@ -21,6 +21,7 @@ from .tensor import (
 )
 from .ops import concatenate, maximum, minimum, stack, where
 from .check import GradcheckResult, gradcheck
+from . import parallel
 from .parallel import get_num_threads, set_num_threads
 from . import data, nn, optim  # noqa: E402  (after the core they build on)
 from .trace import Trace, trace
@@ -32,5 +33,5 @@ __all__ = [
     "ones_like", "full_like", "rand", "randn", "rand_like", "randn_like", "arange", "eye",
     "manual_seed", "set_num_threads", "get_num_threads", "detect_anomaly", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "where",
     "maximum", "minimum", "concatenate", "stack", "gradcheck", "GradcheckResult", "nn", "optim",
-    "data", "memory", "trace", "Trace", "draw", "render", "compare_grads", "GradReport", "ActivationSite",
+    "data", "memory", "parallel", "trace", "Trace", "draw", "render", "compare_grads", "GradReport", "ActivationSite",
 ]

@@ -9,6 +9,7 @@ changes how NumPy behaves outside tensorgrad:
     import tensorgrad as tg
     tg.set_num_threads(2)   # tensorgrad splits its big ops over 2 threads; BLAS runs on 1
     tg.set_num_threads(1)   # back to serial, BLAS to its own thread count
+    with tg.parallel.num_threads(2): ...   # for one block
 
 While tensorgrad runs several threads, NumPy's BLAS is held at one thread (with threadpoolctl),
 also for your own NumPy code: BLAS's idle threads spin for a while after every multi-threaded
@@ -20,11 +21,12 @@ the batch) are added in a different order.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Any, Callable, Sequence, TypeVar
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-__all__ = ["set_num_threads", "get_num_threads", "run", "parts", "matmul"]
+__all__ = ["set_num_threads", "get_num_threads", "num_threads", "run", "parts", "matmul"]
 
 T = TypeVar("T")
 
@@ -63,6 +65,18 @@ def set_num_threads(threads: int) -> None:
         _blas_limit.restore_original_limits()
         _blas_limit = None
     _threads = threads
+
+
+@contextmanager
+def num_threads(threads: int) -> Iterator[None]:
+    """``with num_threads(n):`` runs the block on ``n`` threads (set_num_threads), then restores
+    the count from before."""
+    before = _threads
+    set_num_threads(threads)
+    try:
+        yield
+    finally:
+        set_num_threads(before)
 
 
 def get_num_threads() -> int:

@@ -61,7 +61,20 @@ def test_binary_recipe_trains_full_batch(tmp_path, capsys):
     assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] > 0.95
 
 
+def test_train_runs_on_the_threads_asked_for_and_restores_the_count(tmp_path, capsys, monkeypatch):
+    import tensorgrad as tg
+    from tensorgrad.train import fit
+
+    seen = []
+    monkeypatch.setattr("tensorgrad.train.fit", lambda *a, **k: seen.append(tg.get_num_threads()) or fit(*a, **k))
+    status, _, _ = run(capsys, "train", "--recipe", "doc003-binary", "--no-progress", "--no-plots",
+                       "--threads", "2", "--out", str(tmp_path))
+    assert status == 0 and seen == [2] and tg.get_num_threads() == 1
+    assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] > 0.95
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["train", "--threads", "0"], "argument --threads: must be positive, got 0"),
     (["train", "--recipe", "nope"], "unknown recipe 'nope'; choose one of: doc000"),
     (["train", "--epochs", "0"], "argument --epochs: must be positive, got 0"),
     (["train", "--epochs", "many"], "argument --epochs: 'many' is not a whole number"),

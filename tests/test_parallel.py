@@ -34,6 +34,15 @@ def test_threads_are_one_by_default_and_set_like_torch():
     assert tg.get_num_threads() == 1
 
 
+def test_num_threads_sets_the_count_for_a_block_and_restores_it_even_on_error():
+    tg.set_num_threads(3)
+    with pytest.raises(KeyError):
+        with tg.parallel.num_threads(2):
+            assert tg.get_num_threads() == 2
+            raise KeyError
+    assert tg.get_num_threads() == 3
+
+
 @pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True, None])
 def test_set_num_threads_names_itself_and_the_bad_value(bad):
     with pytest.raises(ValueError, match=rf"set_num_threads: threads must be a positive int, got {bad!r}"):
