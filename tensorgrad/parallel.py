@@ -32,6 +32,7 @@ T = TypeVar("T")
 
 _threads = 1
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
 _blas_limit: Any = None  # threadpoolctl's limiter while BLAS is held at one thread
 
 #: smallest product (multiply-adds, m·k·n) worth splitting over threads: below it, handing the
@@ -48,23 +49,27 @@ def set_num_threads(threads: int) -> None:
     NumPy's BLAS at one thread until set back to 1 (see the module's docstring for why).
     Like ``torch.set_num_threads``; a good value is the number of physical cores.
     """
-    global _threads, _pool, _blas_limit
+    global _threads, _blas_limit
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ValueError(f"set_num_threads: threads must be a positive int, got {threads!r}")
     threads = int(threads)
-    if threads == _threads:
-        return
-    if _pool is not None:
-        _pool.shutdown()
-        _pool = None
-    if threads > 1:
-        if _blas_limit is None:
-            _blas_limit = _hold_blas_at_one_thread()
-        _pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="tensorgrad")
-    elif _blas_limit is not None:
+    if threads > 1 and _blas_limit is None:
+        _blas_limit = _hold_blas_at_one_thread()
+    elif threads == 1 and _blas_limit is not None:
         _blas_limit.restore_original_limits()
         _blas_limit = None
     _threads = threads
+
+
+def _workers() -> ThreadPoolExecutor:
+    """The threads beside the calling one. Kept when the count goes back to 1 (idle, they wait
+    without using the CPU), so that switching threads on again does not start new ones."""
+    global _pool, _pool_size
+    if _pool_size != _threads - 1:
+        if _pool is not None:
+            _pool.shutdown()
+        _pool, _pool_size = ThreadPoolExecutor(_threads - 1, thread_name_prefix="tensorgrad"), _threads - 1
+    return _pool
 
 
 @contextmanager
@@ -96,9 +101,10 @@ def run(tasks: Sequence[Callable[[], T]]) -> list[T]:
     """Call each task, at the same time on tensorgrad's threads (the calling thread runs the
     first); return their results in order. Every task has finished when this returns or raises
     (the first task's exception, else the first other one's): none is left writing into arrays."""
-    if _pool is None or len(tasks) == 1:
+    if _threads == 1 or len(tasks) == 1:
         return [task() for task in tasks]
-    futures = [_pool.submit(task) for task in tasks[1:]]
+    workers = _workers()
+    futures = [workers.submit(task) for task in tasks[1:]]
     try:
         first = tasks[0]()
     finally:
