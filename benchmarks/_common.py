@@ -98,9 +98,9 @@ def balanced_orders(count: int) -> list[list[int]]:
 
 
 def interleave(runners: dict[str, Callable[[], float]], rounds: int,
-               warmup: int = 1, settle: float = 0.0) -> dict[str, list[float]]:
+               warmup: int = 1) -> dict[str, list[float]]:
     """Run every runner ``warmup`` times, then in turn for ``rounds`` rounds, each round in the
-    next of the ``balanced_orders`` (cycling through them), ``settle`` seconds after the last.
+    next of the ``balanced_orders`` (cycling through them).
 
     A runner performs one timed block and returns its seconds per unit (per step, per pass...).
     Interleaving exposes all of them to the same drift of a busy or throttling machine, so a
@@ -118,9 +118,15 @@ def interleave(runners: dict[str, Callable[[], float]], rounds: int,
     for round_number in range(rounds):
         for index in orders[round_number % len(orders)]:
             name, run = items[index]
-            time.sleep(settle)
             times[name].append(run())
     return times
+
+
+def run_for(seconds: float, work: Callable[[], Any]) -> None:
+    """Call ``work`` until ``seconds`` have passed (not at all for 0): a runner's untimed lead-in."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        work()
 
 
 def timed(function: Callable[[], Any], repeat: int = 1) -> float:

@@ -18,13 +18,16 @@ Workloads (mean softmax cross-entropy on integer labels, plain SGD lr 0.01, floa
 
 Implementations, started from the same weights and fed the same batches:
 
-    tensorgrad  nn.Sequential of its layers, F.cross_entropy, optim.SGD, zero_grad/backward/step
-    numpy       forward and backward written by hand (NumpyMLP, NumpyCNN below)
-    torch       the same nn.Sequential in PyTorch, torch.set_num_threads = NumPy's BLAS threads
+    tensorgrad          nn.Sequential of its layers, F.cross_entropy, optim.SGD, zero_grad/backward/step
+    numpy               forward and backward written by hand (NumpyMLP, NumpyCNN below)
+    torch               the same nn.Sequential in PyTorch, torch.set_num_threads = NumPy's BLAS threads
+    tensorgrad-threads  tensorgrad with tg.set_num_threads = NumPy's BLAS threads (BLAS then on one)
+    tensorgrad-unfused  (--unfused) tensorgrad with each layer and its activation as two nodes
 
 Method: each implementation is warmed up, then they run in turn for --repeats rounds, one timed
 block of steps each per round, in orders where each one follows each other one equally often
-(see _common.balanced_orders: what ran just before a block changes its time). Reported per
+(see _common.balanced_orders: what ran just before a block changes its time), each block after
+untimed steps (--settle, SETTLE_SECONDS) that outlast the last block's spinning idle threads. Reported per
 workload: the median ms/step of each implementation and the ratios tensorgrad/numpy, torch/numpy,
 tensorgrad/torch computed round by round, as median [10th-90th percentile], and for each target
 the 90% confidence interval of that median ratio ('(noise)' when it contains the target). Before
@@ -65,7 +68,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402  (after the path set-up above)
-    RESULTS_DIR, environment, format_ratio, format_table, interleave, numpy_blas_threads,
+    RESULTS_DIR, environment, format_ratio, format_table, interleave, numpy_blas_threads, run_for,
     save_results, summarise, timed,
 )
 
@@ -80,11 +83,11 @@ OUTPUT_CHUNK_BYTES = 2**20  # and output, gone over more often: in L2 (conv1: 12
 PAIRS = (("tensorgrad", "numpy"), ("tensorgrad-unfused", "numpy"), ("tensorgrad-threads", "numpy"),
          ("torch", "numpy"), ("tensorgrad", "torch"), ("tensorgrad-threads", "torch"),
          ("tensorgrad-threads", "tensorgrad"))
-#: a pause before every timed block, so that each starts on idle cores: OpenBLAS's threads spin
-#: for ~0.1 s after each multi-threaded product (2**28 cycles), on the cores that the next
-#: block's threads need (measured, W4: tensorgrad on 2 threads 0.94 of the NumPy step right after
-#: NumPy's blocks, 0.73-0.86 after a pause of 0.12-0.3 s). In a training run one implementation
-#: runs alone, so this is the situation a ratio should describe.
+#: untimed steps before every timed block, for this long: the block is then timed as in a training
+#: run, where one implementation runs alone. They outlast OpenBLAS's threads, which spin for
+#: ~0.1 s after each multi-threaded product (2**28 cycles) on the cores that the next block's
+#: threads need (measured, W4: tensorgrad on 2 threads 0.94 of the NumPy step right after NumPy's
+#: blocks, 0.73-0.86 after a pause of 0.12-0.3 s), and they bring the block's own data into cache.
 SETTLE_SECONDS = 0.15
 
 
@@ -272,11 +275,10 @@ def import_torch(enabled: bool = True) -> Any:
     """PyTorch with as many threads as NumPy's BLAS, or None (not installed, or --no-torch)."""
     if not enabled:
         return None
-    # PyTorch's OpenMP threads spin for a while after each op, waiting for more work; interleaved
-    # with NumPy they take the cores NumPy's BLAS threads need next (measured here: tensorgrad's W1
-    # step 0.62 ms alone, 1.21 ms interleaved with spinning torch). Passive waiting sends them to
-    # sleep at once. Set OMP_WAIT_POLICY yourself to override.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # PyTorch runs with its own defaults, as its users run it. (Runs before 2026-12-04 set
+    # OMP_WAIT_POLICY=PASSIVE, so that its spinning threads would not slow the next block; the
+    # pause before each block does that now, and PASSIVE had slowed PyTorch's own W1 step: torch
+    # /numpy 1.95 with it, 1.46 without, in runs with the pause.)
     try:
         import torch
     except ImportError:
@@ -749,13 +751,15 @@ def session(impl: Any) -> contextlib.AbstractContextManager:
     return impl.session() if hasattr(impl, "session") else contextlib.nullcontext()
 
 
-def step_block(impl: Any, batches: list, steps: int) -> Callable[[], float]:
-    """A runner for ``interleave``: ``steps`` training steps over ``batches``, seconds per step."""
+def step_block(impl: Any, batches: list, steps: int, settle: float = 0.0) -> Callable[[], float]:
+    """A runner for ``interleave``: untimed steps for ``settle`` seconds, then ``steps`` training
+    steps over ``batches``; returns seconds per timed step."""
     data = impl.prepare(batches)
     step, count = impl.step, len(data)
 
     def run() -> float:
         with session(impl):
+            run_for(settle, lambda: step(*data[0]))
             start = time.perf_counter()
             for i in range(steps):
                 step(*data[i % count])
@@ -771,14 +775,15 @@ def calibrated_steps(run_one: Callable[[], float], block_seconds: float) -> int:
 
 
 def step_runners(spec: MLPSpec | CNNSpec, batch: int, steps: int | None, torch: Any, unfused: bool = False,
-                 block_seconds: float = 0.1, threads: bool = True) -> tuple[int, dict[str, Callable[[], float]]]:
+                 block_seconds: float = 0.1, threads: bool = True,
+                 settle: float = 0.0) -> tuple[int, dict[str, Callable[[], float]]]:
     """The steps per block (``steps``, or if None calibrated so that a tensorgrad block lasts about
     ``block_seconds``) and a ``step_block`` runner for each implementation, on the same batches."""
     impls = implementations(spec, torch, unfused=unfused, threads=threads)
     batches = make_batches(spec, batch, batch_pool(batch))
     if steps is None:
         steps = calibrated_steps(step_block(impls[0], batches, 1), block_seconds)
-    return steps, {impl.name: step_block(impl, batches, steps) for impl in impls}
+    return steps, {impl.name: step_block(impl, batches, steps, settle) for impl in impls}
 
 
 def time_steps(spec: MLPSpec | CNNSpec, batch: int, steps: int | None, rounds: int, torch: Any,
@@ -786,9 +791,9 @@ def time_steps(spec: MLPSpec | CNNSpec, batch: int, steps: int | None, rounds: i
                settle: float = SETTLE_SECONDS) -> dict[str, Any]:
     """Interleaved timing of the training step of each implementation, after ``warmup`` blocks
     each (``steps=None``: calibrated so a tensorgrad block lasts about ``block_seconds``), each
-    block ``settle`` seconds after the one before."""
-    steps, runners = step_runners(spec, batch, steps, torch, unfused, block_seconds, threads)
-    summary = summarise(interleave(runners, rounds, warmup, settle), PAIRS)
+    block after ``settle`` seconds of untimed steps."""
+    steps, runners = step_runners(spec, batch, steps, torch, unfused, block_seconds, threads, settle)
+    summary = summarise(interleave(runners, rounds, warmup), PAIRS)
     threads = TensorgradThreadsImpl.thread_count() if "tensorgrad-threads" in runners else None
     return {"steps_per_block": steps, "rounds": rounds, "settle_seconds": settle, "threads": threads, **summary}
 
@@ -854,6 +859,11 @@ def print_workloads(rows: list[dict[str, Any]], quick: bool) -> None:
             target_text(row["ratios"]["tensorgrad-threads/numpy"], row["target_tensorgrad_over_numpy"]),
             format_ratio(row["ratios"].get("tensorgrad-threads/torch")),
             format_ratio(row["ratios"].get("tensorgrad-threads/tensorgrad"))] for row in threaded]))
+        for row in threaded:
+            stretch, ratio = row["stretch_target_tensorgrad_over_torch"], row["ratios"].get("tensorgrad-threads/torch")
+            if stretch is not None and ratio is not None:
+                print(f"  {row['workload']} stretch target, no slower than PyTorch: threads/torch "
+                      f"{target_text(ratio, stretch)}")
     unfused = [row for row in rows if "tensorgrad-unfused/numpy" in row["ratios"]]
     if unfused:
         print("\nunfused: tensorgrad with each layer and its activation as two nodes (fuse_activations = False)")
@@ -876,7 +886,7 @@ def run_scaling(quick: bool, repeats: int | None) -> dict[str, list[dict[str, An
         results[axis] = []
         for spec, batch in cases:
             timing = time_steps(spec, batch, None, rounds, torch=None, block_seconds=block,
-                                warmup=1 if quick else 2, threads=False, settle=0.0)  # (serial: no pause needed)
+                                warmup=1 if quick else 2, threads=False, settle=0.0)  # (2 serial ones: no lead-in)
             results[axis].append({"batch": batch, "hidden": spec.sizes[1], **timing})
             print(f"  {axis} sweep: batch {batch}, hidden {spec.sizes[1]}: tg/numpy "
                   f"{format_ratio(timing['ratios']['tensorgrad/numpy'])}", flush=True)
@@ -896,7 +906,7 @@ def print_scaling(results: dict[str, list[dict[str, Any]]], quick: bool) -> None
 def run_inference(quick: bool, repeats: int | None, torch: Any) -> dict[str, Any]:
     """no_grad forward of the W1 MLP over 10,000 images in batches of 1,000; ms per pass."""
     spec, images, batch = MLPSpec((784, 128, 10)), (2_000 if quick else 10_000), 1_000
-    impls = implementations(spec, torch)
+    impls = implementations(spec, torch, threads=False)
     batches = make_batches(spec, batch, images // batch)
     outputs = [np.asarray(impl.predict(impl.prepare(batches[:1])[0][0])) for impl in impls]
     for impl, out in zip(impls[1:], outputs[1:]):
@@ -904,7 +914,11 @@ def run_inference(quick: bool, repeats: int | None, torch: Any) -> dict[str, Any
 
     def runner(impl: Any) -> Callable[[], float]:
         data = [x for x, _ in impl.prepare(batches)]
-        return lambda: timed(lambda: [impl.predict(x) for x in data])
+
+        def run() -> float:
+            run_for(SETTLE_SECONDS, lambda: impl.predict(data[0]))
+            return timed(lambda: [impl.predict(x) for x in data])
+        return run
     rounds = repeats or (3 if quick else 24)
     summary = summarise(interleave({impl.name: runner(impl) for impl in impls}, rounds, warmup=2), PAIRS)
     return {"images": images, "batch": batch, "rounds": rounds, "target_tensorgrad_over_numpy": INFERENCE_TARGET,
@@ -1024,7 +1038,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--check", action="store_true", help="only check the baselines (tiny and full sizes)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--settle", type=float, default=SETTLE_SECONDS,
-                        help="pause before each timed block of the workloads, seconds (default %(default)s)")
+                        help="untimed steps before each timed block of the workloads, seconds (default %(default)s)")
     parser.add_argument("--unfused", action="store_true",
                         help="also time tensorgrad without fused layer+activation nodes")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (default %(default)s)")

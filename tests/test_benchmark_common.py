@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from _common import balanced_orders, interleave, median_interval, ratio_spread  # noqa: E402
+from _common import balanced_orders, interleave, median_interval, ratio_spread, run_for  # noqa: E402
 
 
 def test_interleave_runs_the_balanced_orders_in_turn():
@@ -23,13 +24,13 @@ def test_interleave_runs_the_balanced_orders_in_turn():
     assert times == {name: [1.0] * 5 for name in "ABCD"}
 
 
-def test_interleave_pauses_before_every_timed_block(monkeypatch):
-    import _common
-    events: list[str] = []
-    monkeypatch.setattr(_common.time, "sleep", lambda seconds: events.append(f"sleep {seconds}"))
-    interleave({name: (lambda name=name: events.append(name) or 1.0) for name in "AB"}, rounds=2,
-               warmup=1, settle=0.25)
-    assert events == ["A", "B"] + ["sleep 0.25", "A", "sleep 0.25", "B", "sleep 0.25", "B", "sleep 0.25", "A"]
+def test_run_for_calls_its_work_until_the_time_is_up():
+    calls: list[float] = []
+    start = time.perf_counter()
+    run_for(0.05, lambda: calls.append(time.perf_counter()))
+    assert len(calls) > 1 and calls[-1] - start < 0.06 and time.perf_counter() - start >= 0.05
+    run_for(0.0, lambda: calls.append(0.0))
+    assert 0.0 not in calls
 
 
 @pytest.mark.parametrize("count", range(2, 8))

@@ -73,6 +73,9 @@ def test_a_threaded_block_runs_on_the_threads_and_leaves_tensorgrad_serial(monke
     block = speed.step_block(impl, speed.make_batches(spec, batch, 2), steps=3)
     assert block() > 0
     assert seen == [2, 2, 2] and tg.get_num_threads() == 1
+    seen.clear()
+    speed.step_block(impl, speed.make_batches(spec, batch, 2), steps=3, settle=0.05)()
+    assert len(seen) > 3 and set(seen) == {2}  # the untimed lead-in steps run on the threads too
 
 
 def test_the_workloads_table_shows_the_threads_and_their_verdicts(capsys):
