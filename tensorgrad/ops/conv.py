@@ -26,6 +26,9 @@ instead of one array of ~85 MB per layer that is paged in afresh at every step. 
 each chunk's patches rather than keeping them from forward, for the same reason. Where the output
 is wider than the patches (a first layer: 9 numbers per patch, 32 channels out), the output
 bounds the chunk instead, so that the bias, the activation and their gradients also run in cache.
+With ``tensorgrad.set_num_threads(n)``, the batch is cut into n shares of whole images, and each
+thread goes through its share's chunks with buffers of its own; the weight and bias gradients are
+each share's sums, added in batch order.
 
 Pooling loops over the kh·kw kernel offsets (4 for 2×2), each offset being one strided slice of
 the image across all windows; nothing loops over windows or pixels.
