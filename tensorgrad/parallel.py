@@ -20,6 +20,7 @@ the batch) are added in a different order.
 """
 from __future__ import annotations
 
+import operator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence, TypeVar
@@ -49,7 +50,7 @@ def set_num_threads(threads: int) -> None:
     NumPy's BLAS at one thread until set back to 1 (see the module's docstring for why).
     Like ``torch.set_num_threads``; a good value is the number of physical cores.
     """
-    global _threads, _blas_limit
+    global _threads, _blas_limit, matmul
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ValueError(f"set_num_threads: threads must be a positive int, got {threads!r}")
     threads = int(threads)
@@ -59,6 +60,7 @@ def set_num_threads(threads: int) -> None:
         _blas_limit.restore_original_limits()
         _blas_limit = None
     _threads = threads
+    matmul = _split_matmul if threads > 1 else operator.matmul
 
 
 def _workers() -> ThreadPoolExecutor:
@@ -120,14 +122,14 @@ def parts(count: int, pieces: int | None = None) -> list[range]:
     return [range(bounds[p], bounds[p + 1]) for p in range(pieces)]
 
 
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` for 2-D a (m, k) and b (k, n); with several threads and enough work, one BLAS
-    product per thread: of a share of a's rows, or, when a has few rows, of b's columns.
+def _split_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for 2-D a (m, k) and b (k, n), with enough work, as one BLAS product per thread:
+    of a share of a's rows, or, when a has few rows, of b's columns.
 
     Rows first: measured for the MLP's and the CNN's products, their shares were as fast or
     faster (e.g. ∂W = gᵀ·x of 784-128 at batch 128: 422 µs against 488 by columns)."""
     m, n = a.shape[0], b.shape[1]
-    if _threads == 1 or m * a.shape[1] * n < MATMUL_SPLIT_WORK:
+    if m * a.shape[1] * n < MATMUL_SPLIT_WORK:
         return a @ b
     out = np.empty((m, n), np.result_type(a, b))
     if m >= MATMUL_MIN_ROWS * _threads:
@@ -137,3 +139,8 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     run([lambda rows=rows, cols=cols: np.matmul(a[rows], b[:, cols], out=out[rows, cols])
          for rows, cols in pieces])
     return out
+
+
+#: ``matmul(a, b)``, the 2-D product the ops call: ``a @ b`` itself on one thread (no Python
+#: call in between: a training step of a small MLP makes several), _split_matmul on several
+matmul: Callable[[np.ndarray, np.ndarray], np.ndarray] = operator.matmul

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, unbroadcast
-from ..parallel import matmul
+from .. import parallel
 
 
 class MatMul(Function):
@@ -21,7 +21,7 @@ class MatMul(Function):
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned ({inner_a} != {inner_b})")
         self.save(a, b)
         if a.ndim == 2 and b.ndim == 2:
-            return matmul(a, b)  # split over tensorgrad's threads when there are several
+            return parallel.matmul(a, b)  # split over tensorgrad's threads when there are several
         try:
             return np.matmul(a, b)
         except ValueError as err:  # batch dimensions that do not broadcast
@@ -31,7 +31,7 @@ class MatMul(Function):
         a, b = self.saved
         need_a, need_b = self.needs_input_grad
         if a.ndim == 2 and b.ndim == 2:  # the common case, without reshaping
-            return (matmul(g, b.T) if need_a else None, matmul(a.T, g) if need_b else None)
+            return (parallel.matmul(g, b.T) if need_a else None, parallel.matmul(a.T, g) if need_b else None)
         # Treat vectors as matrices (a: 1×k row, b: k×1 column), as NumPy does in forward.
         a2 = a[np.newaxis, :] if a.ndim == 1 else a
         b2 = b[:, np.newaxis] if b.ndim == 1 else b

@@ -11,7 +11,7 @@ import functools
 import numpy as np
 
 from ..autograd import Function
-from ..parallel import matmul
+from .. import parallel
 from .elementwise import FUSABLE_ACTIVATIONS, Activation
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -76,7 +76,7 @@ class Linear(Function):
         if bias.shape not in ((weight.shape[0],), ()):
             raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
         self.bias_shape = bias.shape
-        y = matmul(x, weight.T) if x.ndim == 2 else x @ weight.T
+        y = parallel.matmul(x, weight.T) if x.ndim == 2 else x @ weight.T
         y += bias  # in place: one pass fewer over the output
         self.activation = fused_activation(self, activation)
         if self.activation is not None:
@@ -91,11 +91,11 @@ class Linear(Function):
         need_x, need_w, need_b = self.needs_input_grad
         x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
-        grad_x = matmul(g2, weight).reshape(x.shape) if need_x else None
+        grad_x = parallel.matmul(g2, weight).reshape(x.shape) if need_x else None
         grad_w = grad_b = None
         if need_w:
             # one sample: an outer product (a matmul with inner size 1 is several times slower in NumPy)
-            grad_w = np.einsum("i,j->ij", g2[0], x2[0]) if len(x2) == 1 else matmul(g2.T, x2)
+            grad_w = np.einsum("i,j->ij", g2[0], x2[0]) if len(x2) == 1 else parallel.matmul(g2.T, x2)
         if need_b:
             grad_b = _sum(g2, axis=0 if self.bias_shape else None)
         return grad_x, grad_w, grad_b
