@@ -76,9 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", help="continue from a model.npz written by an earlier (interrupted) run")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--no-plots", action="store_true", help="do not draw plots")
-    train.add_argument("--threads", type=_positive_int, default=1,
+    train.add_argument("--threads", type=_threads, default="auto",
                        help="run convolutions and large matrix products on this many threads of tensorgrad's "
-                            "own (tensorgrad.set_num_threads): faster CNN recipes on a multi-core CPU; default 1")
+                            "own (tensorgrad.set_num_threads); default auto: every CPU for a model with "
+                            "convolutions, 1 otherwise (an MLP's products are too small to gain)")
 
     evaluate = commands.add_parser("evaluate", help="test accuracy and classification report of a saved model")
     evaluate.add_argument("--checkpoint", required=True)
@@ -126,6 +127,23 @@ _positive_int = _positive(int, "a whole number")
 _positive_float = _positive(float, "a number")
 
 
+def _threads(text: str) -> int | str:
+    """An argparse type: 'auto' or a positive whole number."""
+    return "auto" if text == "auto" else _positive_int(text)
+
+
+def _thread_count(threads: int | str, recipe: Any) -> int:
+    """--threads as a number: 'auto' is every usable CPU for a model with a convolution, else 1
+    (measured on 2 cores: a CNN epoch 0.70 of its serial time, an MLP step at batch 128 1.4x)."""
+    if threads != "auto":
+        return int(threads)
+    from tensorgrad import nn
+    from tensorgrad.parallel import usable_cpus
+
+    convolutional = any(isinstance(module, nn.Conv2d) for module in recipe.build().modules())
+    return usable_cpus() if convolutional else 1
+
+
 # ----------------------------------------------------------------------------------- commands
 def cmd_recipes(args: argparse.Namespace) -> int:
     for name, recipe in _recipes().items():
@@ -155,8 +173,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{recipe.name}-{args.dataset}")
     out.mkdir(parents=True, exist_ok=True)
 
+    threads = _thread_count(args.threads, recipe)  # (before the seed: it may build a model to look at)
     manual_seed(args.seed)
-    with num_threads(args.threads):
+    if threads > 1:
+        print(f"on {threads} threads (--threads; tensorgrad.set_num_threads)")
+    with num_threads(threads):
         return _train_and_report(args, recipe, data, out)
 
 

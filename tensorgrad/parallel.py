@@ -21,13 +21,14 @@ the batch) are added in a different order.
 from __future__ import annotations
 
 import operator
+import os
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-__all__ = ["set_num_threads", "get_num_threads", "num_threads", "run", "parts", "matmul"]
+__all__ = ["set_num_threads", "get_num_threads", "num_threads", "usable_cpus", "run", "parts", "matmul"]
 
 T = TypeVar("T")
 
@@ -89,6 +90,14 @@ def num_threads(threads: int) -> Iterator[None]:
 def get_num_threads() -> int:
     """How many threads tensorgrad's big ops run on (1 unless set with set_num_threads)."""
     return _threads
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS tells, else all of them)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _hold_blas_at_one_thread() -> Any:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -73,8 +74,22 @@ def test_train_runs_on_the_threads_asked_for_and_restores_the_count(tmp_path, ca
     assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] > 0.95
 
 
+def test_automatic_threads_are_every_cpu_for_a_cnn_and_one_for_an_mlp(monkeypatch):
+    from tensorgrad import cli, parallel
+
+    assert 1 <= parallel.usable_cpus() <= (os.cpu_count() or 1)
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 6)
+    recipes = cli._recipes()
+    assert cli._thread_count("auto", recipes["doc003-cnn"]) == 6
+    assert cli._thread_count("auto", recipes["best-cnn"]) == 6
+    assert cli._thread_count("auto", recipes["doc004"]) == 1
+    assert cli._thread_count("auto", recipes["doc003-binary"]) == 1
+    assert cli._thread_count(3, recipes["doc004"]) == 3
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "--threads", "0"], "argument --threads: must be positive, got 0"),
+    (["train", "--threads", "many"], "argument --threads: 'many' is not a whole number"),
     (["train", "--recipe", "nope"], "unknown recipe 'nope'; choose one of: doc000"),
     (["train", "--epochs", "0"], "argument --epochs: must be positive, got 0"),
     (["train", "--epochs", "many"], "argument --epochs: 'many' is not a whole number"),
