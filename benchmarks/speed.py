@@ -830,6 +830,15 @@ CI_NOTE = ("  CI: 90% confidence interval of the median ratio, from the rounds (
            "'(noise)': it contains the target, so this run cannot tell whether the target is met")
 
 
+def print_stretch_targets(rows: list[dict[str, Any]], name: str, label: str) -> None:
+    """The verdict of each workload's stretch target (no slower than PyTorch) for implementation ``name``."""
+    for row in rows:
+        stretch, ratio = row["stretch_target_tensorgrad_over_torch"], row["ratios"].get(f"{name}/torch")
+        if stretch is not None and ratio is not None:
+            print(f"  {row['workload']} stretch target, no slower than PyTorch: {label}/torch "
+                  f"{target_text(ratio, stretch)}")
+
+
 def print_workloads(rows: list[dict[str, Any]], quick: bool) -> None:
     table = []
     for row in rows:
@@ -843,11 +852,7 @@ def print_workloads(rows: list[dict[str, Any]], quick: bool) -> None:
           "median [p10-p90]")
     print(format_table(["workload", "tensorgrad", "numpy", "torch", "tg/numpy", "target", "torch/numpy",
                         "tg/torch"], table))
-    for row in rows:
-        stretch, ratio = row["stretch_target_tensorgrad_over_torch"], row["ratios"].get("tensorgrad/torch")
-        if stretch is not None and ratio is not None:
-            print(f"  {row['workload']} stretch target, no slower than PyTorch: tg/torch "
-                  f"{target_text(ratio, stretch)}")
+    print_stretch_targets(rows, "tensorgrad", "tg")
     threaded = [row for row in rows if "tensorgrad-threads/numpy" in row["ratios"]]
     if threaded:
         threads = threaded[0].get("threads", "several")
@@ -859,11 +864,7 @@ def print_workloads(rows: list[dict[str, Any]], quick: bool) -> None:
             target_text(row["ratios"]["tensorgrad-threads/numpy"], row["target_tensorgrad_over_numpy"]),
             format_ratio(row["ratios"].get("tensorgrad-threads/torch")),
             format_ratio(row["ratios"].get("tensorgrad-threads/tensorgrad"))] for row in threaded]))
-        for row in threaded:
-            stretch, ratio = row["stretch_target_tensorgrad_over_torch"], row["ratios"].get("tensorgrad-threads/torch")
-            if stretch is not None and ratio is not None:
-                print(f"  {row['workload']} stretch target, no slower than PyTorch: threads/torch "
-                      f"{target_text(ratio, stretch)}")
+        print_stretch_targets(threaded, "tensorgrad-threads", "threads")
     unfused = [row for row in rows if "tensorgrad-unfused/numpy" in row["ratios"]]
     if unfused:
         print("\nunfused: tensorgrad with each layer and its activation as two nodes (fuse_activations = False)")
