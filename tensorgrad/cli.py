@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tensorgrad", description="Train and inspect the course documents' models.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    def threads_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--threads", type=_threads, default="auto",
+                       help="run convolutions and large matrix products on this many threads of tensorgrad's "
+                            "own (tensorgrad.set_num_threads); default auto: every CPU for a model with "
+                            "convolutions, 1 otherwise (an MLP's products are too small to gain)")
+
     def data_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--dataset", choices=DATASETS, default="sample",
                        help="sample: the MNIST subset shipped with tensorgrad (default)")
@@ -76,19 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", help="continue from a model.npz written by an earlier (interrupted) run")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--no-plots", action="store_true", help="do not draw plots")
-    train.add_argument("--threads", type=_threads, default="auto",
-                       help="run convolutions and large matrix products on this many threads of tensorgrad's "
-                            "own (tensorgrad.set_num_threads); default auto: every CPU for a model with "
-                            "convolutions, 1 otherwise (an MLP's products are too small to gain)")
+    threads_option(train)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy and classification report of a saved model")
     evaluate.add_argument("--checkpoint", required=True)
     data_options(evaluate)
+    threads_option(evaluate)
 
     predict = commands.add_parser("predict", help="write the predicted test labels as CSV (ImageId,Label)")
     predict.add_argument("--checkpoint", required=True)
     predict.add_argument("--csv", required=True, help="output CSV path")
     data_options(predict)
+    threads_option(predict)
 
     commands.add_parser("recipes", help="list the recipes")
 
@@ -132,7 +137,7 @@ def _threads(text: str) -> int | str:
     return "auto" if text == "auto" else _positive_int(text)
 
 
-def _thread_count(threads: int | str, recipe: Any) -> int:
+def _thread_count(threads: int | str, model: Any) -> int:
     """--threads as a number: 'auto' is every usable CPU for a model with a convolution, else 1
     (measured on 2 cores: a CNN epoch 0.70 of its serial time, an MLP step at batch 128 1.4x)."""
     if threads != "auto":
@@ -140,7 +145,7 @@ def _thread_count(threads: int | str, recipe: Any) -> int:
     from tensorgrad import nn
     from tensorgrad.parallel import usable_cpus
 
-    convolutional = any(isinstance(module, nn.Conv2d) for module in recipe.build().modules())
+    convolutional = any(isinstance(module, nn.Conv2d) for module in model.modules())
     return usable_cpus() if convolutional else 1
 
 
@@ -173,7 +178,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{recipe.name}-{args.dataset}")
     out.mkdir(parents=True, exist_ok=True)
 
-    threads = _thread_count(args.threads, recipe)  # (before the seed: it may build a model to look at)
+    threads = _thread_count(args.threads, recipe.build())  # (a model to look at, built before the seed)
     manual_seed(args.seed)
     if threads > 1:
         print(f"on {threads} threads (--threads; tensorgrad.set_num_threads)")
@@ -263,26 +268,31 @@ def _plots(out: Path, history: Any, labels: np.ndarray, predicted: np.ndarray, x
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from tensorgrad import metrics
+    from tensorgrad.parallel import num_threads
     from tensorgrad.models.recipes import prepare_data
     from tensorgrad.train import evaluate, predict
 
     recipe, model, input_mean_std = _load_model(args.checkpoint)
     data = prepare_data(recipe, _load_split(args.dataset, args.data_dir, args.download), input_mean_std)
-    result = evaluate(model, data.x_test, data.y_test)
+    with num_threads(_thread_count(args.threads, model)):
+        result = evaluate(model, data.x_test, data.y_test)
+        predicted = predict(model, data.x_test)
     labels = data.y_test[:, 0].astype(np.int64) if data.y_test.ndim == 2 else data.y_test
-    print(metrics.classification_report(labels, predict(model, data.x_test), digits=4))
+    print(metrics.classification_report(labels, predicted, digits=4))
     print(f"test accuracy {result['accuracy']:.4f}  loss {result['loss']:.4f}")
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from tensorgrad.checkpoint import save_predictions_csv
+    from tensorgrad.parallel import num_threads
     from tensorgrad.models.recipes import prepare_data
     from tensorgrad.train import predict
 
     recipe, model, input_mean_std = _load_model(args.checkpoint)
     data = prepare_data(recipe, _load_split(args.dataset, args.data_dir, args.download), input_mean_std)
-    labels = predict(model, data.x_test)
+    with num_threads(_thread_count(args.threads, model)):
+        labels = predict(model, data.x_test)
     save_predictions_csv(args.csv, labels)
     print(f"wrote {len(labels)} predictions to {args.csv}")
     return 0

@@ -74,22 +74,38 @@ def test_train_runs_on_the_threads_asked_for_and_restores_the_count(tmp_path, ca
     assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] > 0.95
 
 
+def test_evaluate_and_predict_run_on_the_threads_asked_for(tmp_path, capsys, monkeypatch):
+    import tensorgrad as tg
+    from tensorgrad import train
+
+    assert run(capsys, "train", "--recipe", "doc003-binary", "--no-progress", "--no-plots",
+               "--out", str(tmp_path))[0] == 0
+    seen = []
+    real_predict = train.predict
+    monkeypatch.setattr(train, "predict", lambda *a, **k: seen.append(tg.get_num_threads()) or real_predict(*a, **k))
+    checkpoint = str(tmp_path / "model.npz")
+    assert run(capsys, "evaluate", "--checkpoint", checkpoint, "--threads", "2")[0] == 0
+    assert run(capsys, "predict", "--checkpoint", checkpoint, "--csv", str(tmp_path / "p.csv"))[0] == 0
+    assert seen == [2, 1] and tg.get_num_threads() == 1  # asked for 2; auto for this MLP: 1
+
+
 def test_automatic_threads_are_every_cpu_for_a_cnn_and_one_for_an_mlp(monkeypatch):
     from tensorgrad import cli, parallel
 
     assert 1 <= parallel.usable_cpus() <= (os.cpu_count() or 1)
     monkeypatch.setattr(parallel, "usable_cpus", lambda: 6)
     recipes = cli._recipes()
-    assert cli._thread_count("auto", recipes["doc003-cnn"]) == 6
-    assert cli._thread_count("auto", recipes["best-cnn"]) == 6
-    assert cli._thread_count("auto", recipes["doc004"]) == 1
-    assert cli._thread_count("auto", recipes["doc003-binary"]) == 1
-    assert cli._thread_count(3, recipes["doc004"]) == 3
+    assert cli._thread_count("auto", recipes["doc003-cnn"].build()) == 6
+    assert cli._thread_count("auto", recipes["best-cnn"].build()) == 6
+    assert cli._thread_count("auto", recipes["doc004"].build()) == 1
+    assert cli._thread_count("auto", recipes["doc003-binary"].build()) == 1
+    assert cli._thread_count(3, recipes["doc004"].build()) == 3
 
 
 @pytest.mark.parametrize("argv, message", [
     (["train", "--threads", "0"], "argument --threads: must be positive, got 0"),
     (["train", "--threads", "many"], "argument --threads: 'many' is not a whole number"),
+    (["evaluate", "--checkpoint", "x.npz", "--threads", "0"], "argument --threads: must be positive, got 0"),
     (["train", "--recipe", "nope"], "unknown recipe 'nope'; choose one of: doc000"),
     (["train", "--epochs", "0"], "argument --epochs: must be positive, got 0"),
     (["train", "--epochs", "many"], "argument --epochs: 'many' is not a whole number"),
