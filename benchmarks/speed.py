@@ -276,9 +276,9 @@ def import_torch(enabled: bool = True) -> Any:
     if not enabled:
         return None
     # PyTorch runs with its own defaults, as its users run it. (Runs before 2026-12-04 set
-    # OMP_WAIT_POLICY=PASSIVE, so that its spinning threads would not slow the next block; the
-    # pause before each block does that now, and PASSIVE had slowed PyTorch's own W1 step: torch
-    # /numpy 1.95 with it, 1.46 without, in runs with the pause.)
+    # OMP_WAIT_POLICY=PASSIVE, so that its spinning threads would not slow the next block; each
+    # block's untimed lead-in (SETTLE_SECONDS) sees to that now, and PASSIVE had slowed PyTorch's
+    # own W1 step: torch/numpy 1.95 with it, 1.46 without, both with a pause between blocks.)
     try:
         import torch
     except ImportError:
