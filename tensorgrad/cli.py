@@ -178,22 +178,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{recipe.name}-{args.dataset}")
     out.mkdir(parents=True, exist_ok=True)
 
-    threads = _thread_count(args.threads, recipe.build())  # (a model to look at, built before the seed)
     manual_seed(args.seed)
+    model = recipe.build()
+    threads = _thread_count(args.threads, model)
     if threads > 1:
         print(f"on {threads} threads (--threads; tensorgrad.set_num_threads)")
     with num_threads(threads):
-        return _train_and_report(args, recipe, data, out)
+        return _train_and_report(args, recipe, model, data, out)
 
 
-def _train_and_report(args: argparse.Namespace, recipe: Any, data: Any, out: Path) -> int:
-    """The rest of ``train``: build, fit, evaluate, save, plot."""
+def _train_and_report(args: argparse.Namespace, recipe: Any, model: Any, data: Any, out: Path) -> int:
+    """The rest of ``train``: fit, evaluate, save, plot."""
     from tensorgrad import metrics
     from tensorgrad.models.recipes import make_optimizer, make_scheduler, l2_penalty
     from tensorgrad.checkpoint import CheckpointError
     from tensorgrad.train import History, evaluate, fit, load_training_state, predict, save_training_state
 
-    model = recipe.build()
     optimizer_name = args.optimizer or recipe.optimizer
     optimizer = make_optimizer(recipe, model, lr=args.lr, name=optimizer_name)
     scheduler = make_scheduler(recipe, optimizer)

@@ -132,14 +132,14 @@ def parts(count: int, pieces: int | None = None) -> list[range]:
 
 
 def _split_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` for 2-D a (m, k) and b (k, n), with enough work, as one BLAS product per thread:
+    """``a @ b``; for 2-D a (m, k) and b (k, n) with enough work, as one BLAS product per thread:
     of a share of a's rows, or, when a has few rows, of b's columns.
 
     Rows first: measured for the MLP's and the CNN's products, their shares were as fast or
     faster (e.g. ∂W = gᵀ·x of 784-128 at batch 128: 422 µs against 488 by columns)."""
-    m, n = a.shape[0], b.shape[1]
-    if m * a.shape[1] * n < MATMUL_SPLIT_WORK:
+    if a.ndim != 2 or b.ndim != 2 or a.shape[0] * a.shape[1] * b.shape[1] < MATMUL_SPLIT_WORK:
         return a @ b
+    m, n = a.shape[0], b.shape[1]
     out = np.empty((m, n), np.result_type(a, b))
     if m >= MATMUL_MIN_ROWS * _threads:
         pieces = [(slice(r.start, r.stop), slice(None)) for r in parts(m)]
@@ -150,6 +150,6 @@ def _split_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-#: ``matmul(a, b)``, the 2-D product the ops call: ``a @ b`` itself on one thread (no Python
+#: ``matmul(a, b)``, the product the ops call: ``a @ b`` itself on one thread (no Python
 #: call in between: a training step of a small MLP makes several), _split_matmul on several
 matmul: Callable[[np.ndarray, np.ndarray], np.ndarray] = operator.matmul

@@ -20,10 +20,8 @@ class MatMul(Function):
         if inner_a != inner_b:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned ({inner_a} != {inner_b})")
         self.save(a, b)
-        if a.ndim == 2 and b.ndim == 2:
-            return parallel.matmul(a, b)  # split over tensorgrad's threads when there are several
         try:
-            return np.matmul(a, b)
+            return parallel.matmul(a, b)  # split over tensorgrad's threads when there are several
         except ValueError as err:  # batch dimensions that do not broadcast
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape}: batch dimensions do not broadcast ({err})") from None
 

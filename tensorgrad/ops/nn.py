@@ -76,7 +76,7 @@ class Linear(Function):
         if bias.shape not in ((weight.shape[0],), ()):
             raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
         self.bias_shape = bias.shape
-        y = parallel.matmul(x, weight.T) if x.ndim == 2 else x @ weight.T
+        y = parallel.matmul(x, weight.T)
         y += bias  # in place: one pass fewer over the output
         self.activation = fused_activation(self, activation)
         if self.activation is not None:
