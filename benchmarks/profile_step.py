@@ -6,6 +6,7 @@
     python benchmarks/profile_step.py ratio W1 --tensorgrad /tmp/old   # the same with another checkout
     python benchmarks/profile_step.py versus /tmp/old W4  # this tensorgrad and /tmp/old's, interleaved
     python benchmarks/profile_step.py ops W1              # tensorgrad's op code alone, without the framework
+    python benchmarks/profile_step.py ops tiny            # the same for the tiny step: the framework's own cost
     python benchmarks/profile_step.py layers              # the CNN (W4) layer by layer against the NumPy step's parts
     python benchmarks/profile_step.py instructions        # CPU instructions per tiny step (valgrind): repeatable
     python benchmarks/profile_step.py carryover W1        # a block's time right after each other implementation
@@ -56,7 +57,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("what", choices=["phases", "overhead", "ratio", "versus", "ops", "layers",
                                          "instructions", "carryover"])
     parser.add_argument("arguments", nargs="*", metavar="[DIR] WORKLOAD",
-                        help="W1-W4 (default W1); versus takes the other source tree first, and also tiny")
+                        help="W1-W4 (default W1); versus takes the other source tree first; versus and ops "
+                             "also take tiny (the 4-4-2 MLP of overhead)")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--tensorgrad", metavar="DIR", help="import tensorgrad from this source tree")
     parser.add_argument("--steps", type=int, default=300, help="instructions: steps counted (default 300)")
@@ -67,10 +69,15 @@ def parse() -> argparse.Namespace:
         parser.error(f"{args.what} takes {'DIR [WORKLOAD]' if versus else '[WORKLOAD]'}")
     args.other = args.arguments.pop(0) if versus else None
     args.workload = args.arguments[0] if args.arguments else "W1"
-    known = ("W1", "W2", "W3", "W4") + (("tiny",) if versus else ())
+    known = ("W1", "W2", "W3", "W4") + (("tiny",) if args.what in ("versus", "ops") else ())
     if args.what not in ("overhead", "instructions", "layers") and args.workload not in known:
         parser.error(f"{args.what}: unknown workload {args.workload!r}, expected one of {', '.join(known)}")
     return args
+
+
+def tiny_workload(speed):
+    """A 4-4-2 MLP at batch 2: its arrays are so small that a step's time is nearly all Python."""
+    return speed.Workload("tiny", speed.MLPSpec((4, 4, 2)), batch=2, steps=2000, rounds=25)
 
 
 def import_speed(tensorgrad_dir: str | None):
@@ -368,14 +375,15 @@ def main() -> None:
     elif args.what == "carryover":
         carryover(speed, speed.WORKLOADS[args.workload], args.rounds or 20)
     elif args.what == "ops":
-        workload = speed.WORKLOADS[args.workload]
+        workload = tiny_workload(speed) if args.workload == "tiny" else speed.WORKLOADS[args.workload]
         if isinstance(workload.model, speed.CNNSpec):
             sys.exit("ops: MLP workloads only (W1-W3)")
         check_same_step(speed, workload, OpsOnlyMLP)
         step_ratio(speed, workload.model, workload.batch, workload.steps, args.rounds or 24, workload.describe(),
                    OpsOnlyMLP)
     elif args.what == "overhead" or (args.what == "versus" and args.workload == "tiny"):
-        step_ratio(speed, speed.MLPSpec((4, 4, 2)), 2, 2000, args.rounds or 25, "tiny 4-4-2 MLP, batch 2", other)
+        tiny = tiny_workload(speed)
+        step_ratio(speed, tiny.model, tiny.batch, tiny.steps, args.rounds or tiny.rounds, tiny.describe(), other)
     else:
         workload = speed.WORKLOADS[args.workload]
         steps = 1 if isinstance(workload.model, speed.CNNSpec) else 100

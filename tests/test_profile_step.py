@@ -62,6 +62,12 @@ def test_ops_only_splits_the_gap_into_op_code_and_framework():
         assert float(re.search(rf"{pair} (\d+\.\d+)", out).group(1)) > 0
 
 
+def test_ops_only_takes_the_tiny_step():
+    out = run("ops", "tiny", "--rounds", "2")
+    assert "MLP 4-4-2 relu, batch 2" in out
+    assert float(re.search(r"tensorgrad/ops-only (\d+\.\d+)", out).group(1)) > 0
+
+
 def test_ops_only_refuses_the_cnn():
     done = subprocess.run([sys.executable, str(SCRIPT), "ops", "W4"], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "MLP workloads only" in done.stderr
