@@ -578,9 +578,10 @@ def rand_like(t: ArrayLike, requires_grad: bool = False) -> Tensor:
 
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
            requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values as ``np.arange``; integer arguments give int64 (like NumPy),
-    float arguments float32."""
-    array = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    """Evenly spaced values from ``start`` up to, not including, ``stop``, ``step`` apart, as
+    ``np.arange``: with ``stop`` omitted, from 0 up to ``start`` (``arange(5, step=2)`` is 0, 2, 4).
+    Integer arguments give int64 (like NumPy and PyTorch), float arguments float32."""
+    array = np.arange(start, stop, step)  # NumPy reads stop=None as arange(0, start, step)
     if dtype is not None:
         array = array.astype(dtype)
     elif array.dtype.kind == "f":

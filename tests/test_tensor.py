@@ -50,6 +50,8 @@ def test_creation_helpers():
     assert tg.zeros_like(a).shape == (3, 4) and tg.ones_like(np.ones((2, 2))).dtype == np.float64
     assert tg.arange(5).data.tolist() == [0, 1, 2, 3, 4]
     assert tg.arange(0.0, 1.0, 0.5).dtype == np.float32
+    assert tg.arange(5, step=2).data.tolist() == [0, 2, 4]  # stop omitted: step still counts (as NumPy, PyTorch)
+    assert tg.arange(2, 8, 3).data.tolist() == [2, 5]
     assert tg.eye(3).data.trace() == 3
     w = tg.randn(3, requires_grad=True)
     assert w.requires_grad and w.is_leaf
