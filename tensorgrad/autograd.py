@@ -28,6 +28,7 @@ __all__ = [
     "unbroadcast",
     "backward_graph",
     "detect_anomaly",
+    "renamed_error",
 ]
 
 # ----------------------------------------------------------------------------------- grad mode
@@ -140,7 +141,7 @@ class Function:
             if str(err).startswith(cls.name + ":"):
                 raise  # already a message of ours
             detail = ", ".join(f"{t.shape} {t.dtype}" for t in inputs)
-            raise type(err)(f"{cls.name}: cannot apply to inputs of shapes/dtypes [{detail}]: {err}") from None
+            raise renamed_error(err, f"{cls.name}: cannot apply to inputs of shapes/dtypes [{detail}]: {err}") from None
         if _anomaly_mode:
             _check_finite(node, "forward output", out)
         if _grad_enabled:
@@ -157,6 +158,15 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} backward>"
+
+
+def renamed_error(err: Exception, message: str) -> Exception:
+    """``err``'s kind of exception with our ``message`` (which names the op and its inputs).
+
+    NumPy's own subclasses (its ufunc errors, AxisError) take other constructor arguments, so
+    they become the built-in class they derive from: TypeError, ValueError or IndexError."""
+    kind = next(k for k in type(err).__mro__ if k.__module__ == "builtins")
+    return kind(message)
 
 
 def _wrap_inputs(inputs: tuple) -> tuple:

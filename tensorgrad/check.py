@@ -73,7 +73,8 @@ def gradcheck(
 
     Args:
         fn: a function of the inputs returning a Tensor.
-        inputs: Tensors (those with requires_grad=True are checked), arrays or numbers.
+        inputs: Tensors (those with requires_grad=True are checked), arrays or numbers; a single
+            Tensor stands for ``[tensor]``.
         eps: finite-difference step.
         atol, rtol: an element passes when |analytic − numeric| <= atol + rtol·|numeric|.
         seed: seed of the random output weights.
@@ -85,6 +86,10 @@ def gradcheck(
         >>> x = tg.tensor(np.random.randn(3, 4), requires_grad=True)
         >>> assert tg.gradcheck(lambda t: (t * t).sum(axis=1), [x])
     """
+    if isinstance(inputs, Tensor):
+        inputs = [inputs]
+    if not eps > 0:
+        raise ValueError(f"gradcheck: eps must be a positive step, got {eps!r}")
     checked: list[int] = []
     args: list[Any] = []
     for i, x in enumerate(inputs):
@@ -111,7 +116,8 @@ def gradcheck(
         with no_grad():
             return float(np.sum(fn(*args).data * weights))
 
-    (output * weights).sum().backward()
+    if output.requires_grad:  # else fn ignores its inputs: every analytic gradient is 0
+        (output * weights).sum().backward()
 
     result = GradcheckResult(atol=atol, rtol=rtol)
     for i in checked:

@@ -8,8 +8,9 @@ operator and method records an op from ``tensorgrad.ops``; ``t.backward()`` runs
 from __future__ import annotations
 
 import numbers
+import operator
 import weakref
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -46,12 +47,19 @@ def _to_array(data: ArrayLike, dtype: Any = None, copy: bool = True) -> np.ndarr
         data = data.data
     if isinstance(data, (np.ndarray, np.generic)):
         array = np.array(data, dtype=dtype, copy=copy) if (copy or dtype is not None) else data
-        return np.asarray(array)
+        return _numeric(np.asarray(array), data)
     array = np.array(data, dtype=dtype)
     if dtype is None and array.dtype.kind in "iuf":
         array = array.astype(DEFAULT_DTYPE)
-    if array.dtype == object:
-        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} (got an object array)")
+    return _numeric(array, data)
+
+
+def _numeric(array: np.ndarray, data: Any) -> np.ndarray:
+    """``array``, if it holds numbers (bool, integer, float, complex): a string or object array
+    would only fail later, in some op, with a message about ufunc loops."""
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} of dtype {array.dtype}: "
+                        "tensors hold numbers")
     return array
 
 
@@ -330,8 +338,8 @@ class Tensor:
         try:
             ufunc(self.data, value, out=self.data, casting="same_kind")
         except (ValueError, TypeError) as err:
-            raise type(err)(f"{symbol}: cannot update a tensor of shape {self.shape} {self.dtype} "
-                            f"with {np.shape(value)} {np.result_type(value)}: {err}") from None
+            raise autograd.renamed_error(err, f"{symbol}: cannot update a tensor of shape {self.shape} "
+                                         f"{self.dtype} with {np.shape(value)} {np.result_type(value)}: {err}") from None
         self._version += 1
         return self
 
@@ -349,7 +357,12 @@ class Tensor:
 
     # ------------------------------------------------------------- comparisons (no gradient)
     def _compare(self, other: ArrayLike, ufunc: np.ufunc) -> "Tensor":
-        return Tensor._from_op(ufunc(self.data, other.data if isinstance(other, Tensor) else other), None)
+        value = other.data if isinstance(other, Tensor) else other
+        try:
+            return Tensor._from_op(ufunc(self.data, value), None)
+        except (ValueError, TypeError) as err:
+            raise autograd.renamed_error(err, f"{ufunc.__name__}: cannot compare {self.shape} {self.dtype} with "
+                                              f"{np.shape(value)} {np.result_type(value)}: {err}") from None
 
     def __lt__(self, other: ArrayLike) -> "Tensor":
         return self._compare(other, np.less)
@@ -423,11 +436,20 @@ class Tensor:
         return Var.apply(self, axis=axis, keepdims=keepdims, ddof=ddof)
 
     def argmax(self, axis: int | None = None) -> "Tensor":
-        """Index of the largest value (an integer tensor, no gradient)."""
-        return Tensor._from_op(np.argmax(self.data, axis=axis), None)
+        """Index of the largest value, over all values (of the flattened tensor) or along ``axis``
+        (an integer tensor, no gradient)."""
+        return self._arg_extreme(np.argmax, axis)
 
     def argmin(self, axis: int | None = None) -> "Tensor":
-        return Tensor._from_op(np.argmin(self.data, axis=axis), None)
+        """Index of the smallest value, over all values or along ``axis`` (no gradient)."""
+        return self._arg_extreme(np.argmin, axis)
+
+    def _arg_extreme(self, find: Callable[..., np.ndarray], axis: int | None) -> "Tensor":
+        try:
+            return Tensor._from_op(find(self.data, axis=axis), None)
+        except (ValueError, TypeError, IndexError) as err:
+            raise autograd.renamed_error(err, f"{find.__name__}: cannot apply along axis={axis} to a tensor of "
+                                              f"shape {self.shape} {self.dtype}: {err}") from None
 
     # --------------------------------------------------------------------------------- shape
     def reshape(self, *shape: int | Sequence[int]) -> "Tensor":
@@ -447,6 +469,9 @@ class Tensor:
         ``x.flatten(start=1)`` turns a batch of images (N, C, H, W) into rows (N, C*H*W)."""
         shape = self.shape
         ndim = max(len(shape), 1)
+        for axis in (start, end):
+            if not -ndim <= axis < ndim:
+                raise ValueError(f"flatten: axis {axis} is out of range for shape {shape} (axes {-ndim} to {ndim - 1})")
         first, last = start % ndim, end % ndim
         if first > last:
             raise ValueError(f"flatten: start axis {start} comes after end axis {end} for shape {shape}")
@@ -462,7 +487,12 @@ class Tensor:
                 "setitem: assigning into a tensor that requires grad is not recorded by autograd; "
                 "do it under tg.no_grad(), or build the values with tg.where / tg.concatenate"
             )
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+        value = value.data if isinstance(value, Tensor) else value
+        try:
+            self.data[index] = value
+        except (ValueError, TypeError, IndexError) as err:
+            raise autograd.renamed_error(err, f"setitem: cannot assign {np.shape(value)} {np.result_type(value)} "
+                                              f"to [{index!r}] of a tensor of shape {self.shape} {self.dtype}: {err}") from None
         self._version += 1
 
     # ----------------------------------------------------------------- softmax and friends
@@ -501,10 +531,16 @@ def default_rng() -> np.random.Generator:
     return _rng
 
 
-def _shape_arg(shape: tuple) -> tuple[int, ...]:
-    if len(shape) == 1 and isinstance(shape[0], Iterable):
-        return tuple(int(n) for n in shape[0])
-    return tuple(int(n) for n in shape)
+def _shape_arg(shape: tuple, op: str) -> tuple[int, ...]:
+    """A creation function's shape, given as ``f(2, 3)`` or ``f((2, 3))``: whole numbers >= 0."""
+    dims = shape[0] if len(shape) == 1 and isinstance(shape[0], Iterable) and not isinstance(shape[0], str) else shape
+    try:
+        dims = tuple(operator.index(n) for n in dims)
+    except TypeError:
+        raise TypeError(f"{op}: a shape is whole numbers, got {shape[0] if len(shape) == 1 else shape!r}") from None
+    if any(n < 0 for n in dims):
+        raise ValueError(f"{op}: a shape cannot have negative sizes, got {dims}")
+    return dims
 
 
 def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
@@ -527,17 +563,17 @@ def _make(array: np.ndarray, requires_grad: bool) -> Tensor:
 
 def zeros(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: ``tg.zeros(2, 3)`` or ``tg.zeros((2, 3))``."""
-    return _make(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad)
+    return _make(np.zeros(_shape_arg(shape, "zeros"), dtype=dtype), requires_grad)
 
 
 def ones(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """A tensor of ones: ``tg.ones(2, 3)`` or ``tg.ones((2, 3))``."""
-    return _make(np.ones(_shape_arg(shape), dtype=dtype), requires_grad)
+    return _make(np.ones(_shape_arg(shape, "ones"), dtype=dtype), requires_grad)
 
 
 def full(shape: int | Sequence[int], value: float, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """A tensor filled with ``value``."""
-    return _make(np.full(shape, value, dtype=dtype), requires_grad)
+    return _make(np.full(_shape_arg((shape,), "full"), value, dtype=dtype), requires_grad)
 
 
 def zeros_like(t: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -555,25 +591,33 @@ def full_like(t: ArrayLike, value: float, dtype: Any = None, requires_grad: bool
 def randn(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False,
           rng: np.random.Generator | None = None) -> Tensor:
     """Standard normal samples: ``tg.randn(784, 128)``. Seed with ``tg.manual_seed`` or pass ``rng``."""
-    array = (rng or _rng).standard_normal(_shape_arg(shape), dtype=np.dtype(dtype).type)
+    array = (rng or _rng).standard_normal(_shape_arg(shape, "randn"), dtype=np.dtype(dtype).type)
     return _make(array, requires_grad)
 
 
 def rand(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False,
          rng: np.random.Generator | None = None) -> Tensor:
     """Uniform samples in [0, 1): ``tg.rand(3, 4)``."""
-    array = (rng or _rng).random(_shape_arg(shape), dtype=np.dtype(dtype).type)
+    array = (rng or _rng).random(_shape_arg(shape, "rand"), dtype=np.dtype(dtype).type)
     return _make(array, requires_grad)
 
 
-def randn_like(t: ArrayLike, requires_grad: bool = False) -> Tensor:
-    array = _to_array(t, copy=False)
-    return randn(*array.shape, dtype=array.dtype, requires_grad=requires_grad)
+def randn_like(t: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples of ``t``'s shape, in ``t``'s dtype (or ``dtype``; floats only)."""
+    return randn(*np.shape(t), dtype=_random_dtype("randn_like", t, dtype), requires_grad=requires_grad)
 
 
-def rand_like(t: ArrayLike, requires_grad: bool = False) -> Tensor:
-    array = _to_array(t, copy=False)
-    return rand(*array.shape, dtype=array.dtype, requires_grad=requires_grad)
+def rand_like(t: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) of ``t``'s shape, in ``t``'s dtype (or ``dtype``; floats only)."""
+    return rand(*np.shape(t), dtype=_random_dtype("rand_like", t, dtype), requires_grad=requires_grad)
+
+
+def _random_dtype(op: str, like: ArrayLike, dtype: Any) -> np.dtype:
+    chosen = np.dtype(dtype) if dtype is not None else _to_array(like, copy=False).dtype
+    if chosen.kind != "f":
+        raise TypeError(f"{op}: random samples are floating point, but the tensor is {chosen}; pass "
+                        "dtype=np.float32 (or another float type)")
+    return chosen
 
 
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
@@ -581,6 +625,8 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
     """Evenly spaced values from ``start`` up to, not including, ``stop``, ``step`` apart, as
     ``np.arange``: with ``stop`` omitted, from 0 up to ``start`` (``arange(5, step=2)`` is 0, 2, 4).
     Integer arguments give int64 (like NumPy and PyTorch), float arguments float32."""
+    if step == 0:
+        raise ValueError(f"arange: step must not be 0 (start={start}, stop={stop})")
     array = np.arange(start, stop, step)  # NumPy reads stop=None as arange(0, start, step)
     if dtype is not None:
         array = array.astype(dtype)

@@ -120,6 +120,10 @@ def draw(
         raise ValueError("draw: collapse='module' needs params=<the Module>")
     _use_available_dot()  # so that Jupyter can show the returned graph inline
     roots = list(root) if isinstance(root, (list, tuple)) else [root]
+    for r in roots:
+        if not isinstance(r, Tensor):
+            raise TypeError(f"draw: expects the tensor whose graph to draw (e.g. the loss), or a list of "
+                            f"them, got {type(r).__name__}")
     tensors, nodes = _walk(roots)
     names, owners = _parameter_names(params)
     tensor_id = {id(t): f"t{i}" for i, t in enumerate(tensors)}

@@ -12,7 +12,7 @@ from ..ops import conv as _conv
 from ..ops import nn as _nn
 from ..ops.elementwise import Gelu, Relu, Sigmoid, Tanh
 from ..ops.softmax import LogSoftmax, Softmax
-from ..tensor import Tensor, default_rng
+from ..tensor import DEFAULT_DTYPE, Tensor, default_rng
 
 __all__ = [
     "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "linear", "conv2d", "max_pool2d",
@@ -21,9 +21,9 @@ __all__ = [
 ]
 
 
-def _axis(axis: int | None, dim: int | None, default: int = -1) -> int:
+def _axis(op: str, axis: int | None, dim: int | None, default: int = -1) -> int:
     if axis is not None and dim is not None and axis != dim:
-        raise ValueError(f"give axis= or dim=, not both (got axis={axis}, dim={dim})")
+        raise ValueError(f"{op}: give axis= or dim=, not both (got axis={axis}, dim={dim})")
     return axis if axis is not None else dim if dim is not None else default
 
 
@@ -48,19 +48,19 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
 
 def softmax(x: Any, axis: int | None = None, dim: int | None = None) -> Tensor:
     """Stable softmax along ``axis`` (default the last)."""
-    return Softmax.apply(x, axis=_axis(axis, dim))
+    return Softmax.apply(x, axis=_axis("softmax", axis, dim))
 
 
 def log_softmax(x: Any, axis: int | None = None, dim: int | None = None) -> Tensor:
     """Stable log-softmax along ``axis`` (default the last)."""
-    return LogSoftmax.apply(x, axis=_axis(axis, dim))
+    return LogSoftmax.apply(x, axis=_axis("log_softmax", axis, dim))
 
 
 def linear(x: Any, weight: Any, bias: Any = None, activation: str | None = None) -> Tensor:
     """``x @ weight.T + bias`` as one op; weight is (out_features, in_features), as PyTorch.
     ``activation`` ("relu", "sigmoid", "tanh") applies that too, in the same node ("linear+relu")."""
     if bias is None:
-        bias = np.zeros((), dtype=weight.dtype)
+        bias = np.zeros((), dtype=getattr(weight, "dtype", DEFAULT_DTYPE))  # a list weight: float32, as tensors
     return _nn.Linear.apply(x, weight, bias, activation=activation)
 
 

@@ -18,16 +18,33 @@ __all__ = [
 
 
 def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else tuple(value)  # type: ignore[return-value]
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)  # type: ignore[return-value]
+
+
+def _check_sizes(layer: str, minimum: int = 1, **sizes: Any) -> None:
+    """Each size (an int, or a pair of ints for a kernel) a whole number >= minimum, or a clear error."""
+    for name, value in sizes.items():
+        values = value if isinstance(value, tuple) else (value,)
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+            raise TypeError(f"{layer}: {name} must be {'ints' if len(values) > 1 else 'an int'}, got {value!r}")
+        if min(values) < minimum:
+            raise ValueError(f"{layer}: {name} must be at least {minimum}, got {value!r}")
 
 
 class Linear(Module):
     """y = x·Wᵀ + b with W of shape (out_features, in_features), as the documents' W1 (128, 784).
 
-    Initialised as PyTorch does: W and b uniform in ±1/√in_features.
+    Args:
+        in_features, out_features: sizes of each input row and each output row.
+        bias: learn an additive bias b (out_features,); False for none.
+        dtype: of the parameters (float32; float64 for gradient checks).
+
+    Initialised as PyTorch does: W and b uniform in ±1/√in_features. Input (..., in_features),
+    output (..., out_features).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = np.float32) -> None:
+        _check_sizes("Linear", in_features=in_features, out_features=out_features)
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features)
@@ -51,12 +68,24 @@ class Linear(Module):
 class Conv2d(Module):
     """2-D convolution over (N, C, H, W) images; weight (out_channels, in_channels, kh, kw).
 
+    Args:
+        in_channels, out_channels: channels of the input images and of the output.
+        kernel_size: kh, kw of the kernel (an int for a square one).
+        stride: step between windows, rows and columns (default 1).
+        padding: zeros added on each side, rows and columns (default 0).
+        bias: learn one bias per output channel; False for none.
+        dtype: of the parameters (float32).
+
+    The output is (N, out_channels, OH, OW), OH = (H + 2·padding − kh) // stride + 1 (OW alike).
     Initialised as PyTorch does: uniform in ±1/√(in_channels·kh·kw).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0, bias: bool = True,
                  dtype: Any = np.float32) -> None:
+        _check_sizes("Conv2d", in_channels=in_channels, out_channels=out_channels, kernel_size=_pair(kernel_size),
+                     stride=_pair(stride))
+        _check_sizes("Conv2d", minimum=0, padding=_pair(padding))  # (no 'same' padding, unlike PyTorch)
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
@@ -181,7 +210,7 @@ class Softmax(Module):
 
     def __init__(self, axis: int | None = None, dim: int | None = None) -> None:
         super().__init__()
-        self.axis = F._axis(axis, dim)
+        self.axis = F._axis(type(self).__name__, axis, dim)
 
     def forward(self, x: Any) -> Any:
         return F.softmax(x, axis=self.axis)

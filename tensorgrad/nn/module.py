@@ -7,6 +7,7 @@ A Module registers every ``Parameter`` and sub-``Module`` assigned to it as an a
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any, Iterator
 
 import numpy as np
@@ -154,11 +155,18 @@ class Module:
             RuntimeError: listing every missing key, unexpected key (when ``strict``) and
                 shape mismatch at once.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict for {type(self).__name__}: expects a mapping of names to arrays "
+                            f"(what state_dict() returns), got {type(state_dict).__name__}")
         own = dict(self.named_parameters())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        wrong_shape = [f"{k}: checkpoint {np.shape(_array(state_dict[k]))} vs model {own[k].shape}"
-                       for k in own if k in state_dict and np.shape(_array(state_dict[k])) != own[k].shape]
+        arrays = {k: _array(state_dict[k]) for k in own if k in state_dict}
+        wrong_shape = [f"{k}: checkpoint {a.shape} vs model {own[k].shape}"
+                       for k, a in arrays.items() if a.shape != own[k].shape]
+        # checked for every key before any is copied, so a refused load changes nothing
+        wrong_dtype = [f"{k}: checkpoint {a.dtype} cannot become the model's {own[k].dtype}"
+                       for k, a in arrays.items() if not np.can_cast(a.dtype, own[k].dtype, "same_kind")]
         problems = []
         if strict and missing:
             problems.append("missing keys: " + ", ".join(missing))
@@ -166,11 +174,13 @@ class Module:
             problems.append("unexpected keys: " + ", ".join(unexpected))
         if wrong_shape:
             problems.append("shape mismatch: " + "; ".join(wrong_shape))
+        if wrong_dtype:
+            problems.append("dtype mismatch: " + "; ".join(wrong_dtype))
         if problems:
             raise RuntimeError(f"load_state_dict for {type(self).__name__}: " + " | ".join(problems))
         for name, param in own.items():
-            if name in state_dict:
-                np.copyto(param.data, _array(state_dict[name]), casting="same_kind")
+            if name in arrays:
+                np.copyto(param.data, arrays[name], casting="same_kind")
                 mark_changed(param)
         return self
 

@@ -77,6 +77,12 @@ def _pair(value: Any, what: str, op: str, minimum: int) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
+def _lowest(dtype: np.dtype) -> Any:
+    """The value below every other of ``dtype``, for max-pooling borders: −inf, or an integer
+    type's minimum (−inf cannot be stored in an integer array)."""
+    return np.iinfo(dtype).min if dtype.kind in "iu" else False if dtype.kind == "b" else -np.inf
+
+
 def _geometry(op: str, x: np.ndarray, kernel: tuple[int, int], stride: Any, padding: Any,
               detail: str) -> tuple[tuple[int, int], tuple[int, int], int, int]:
     """Check a 4-D input against a kernel; return (stride, padding, output height, output width)."""
@@ -268,6 +274,9 @@ class Conv2d(Function):
         if weight.ndim != 4:
             raise ValueError(f"conv2d: weight must be 4-D (out_channels, in_channels, kh, kw), got shape {weight.shape}")
         O, C, kh, kw = weight.shape
+        if not min(weight.shape):
+            raise ValueError(f"conv2d: weight must have at least one output channel, input channel and kernel "
+                             f"row and column, got shape {weight.shape}")
         (sh, sw), (ph, pw), OH, OW = _geometry(self.name, x, (kh, kw), stride, padding, detail)
         if x.shape[1] != C:
             raise ValueError(f"conv2d: input has {x.shape[1]} channels but weight expects {C}{detail}")
@@ -416,7 +425,7 @@ class MaxPool2d(Function):
         if (sh, sw) == (kh, kw) and (ph, pw) == (0, 0) and _is_channels_last(x):
             return self._forward_tiles(x, kh, kw, OH, OW)
         self.tiles = False
-        xp = _pad(x, ph, pw, -np.inf)
+        xp = _pad(x, ph, pw, _lowest(x.dtype))
         # windows[k] = kernel offset k of every window, (N, C, OH, OW): one strided copy per offset.
         # Kept for backward, whose compares are then on contiguous arrays (measured: backward 1.6x
         # faster than comparing against strided views of x again, for 2x2 pooling of the CNN).
@@ -485,6 +494,9 @@ class AvgPool2d(Function):
     formula = "∂x = g/(kh·kw) spread over each window"
 
     def forward(self, x, kernel_size=2, stride=None, padding=0):
+        if x.dtype.kind not in "fc":
+            raise TypeError(f"avg_pool2d: input must be floating point (a mean of integers is not one), "
+                            f"got {x.dtype} of shape {x.shape}")
         kh, kw = _pair(kernel_size, "kernel_size", self.name, 1)
         (sh, sw), (ph, pw), OH, OW = _pool_geometry(self.name, x, (kh, kw), stride, padding)
         xp = _pad(x, ph, pw)

@@ -19,6 +19,12 @@ REDUCTIONS = ("mean", "sum", "none")
 _sum, _max, _min = np.add.reduce, np.maximum.reduce, np.minimum.reduce
 
 
+def _check_floating(op: str, what: str, array: np.ndarray) -> None:
+    """A loss is computed in its input's dtype: an integer input would round it to an integer."""
+    if array.dtype.kind not in "fc":
+        raise TypeError(f"{op}: {what} must be floating point, got {array.dtype} of shape {array.shape}")
+
+
 def _check_reduction(op: str, reduction: str) -> None:
     if reduction not in REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -109,6 +115,7 @@ class CrossEntropy(Function):
         _check_reduction(self.name, reduction)
         if logits.ndim != 2:
             raise ValueError(f"cross_entropy: input must be (N, C) logits, got shape {logits.shape}")
+        _check_floating(self.name, "input (the logits)", logits)
         n, classes = logits.shape
         # log-sum-exp: every exponent is <= 0, so exp never overflows
         shifted = logits - _max(logits, axis=1, keepdims=True)
@@ -159,9 +166,13 @@ class BinaryCrossEntropy(Function):
         _check_reduction(self.name, reduction)
         if p.shape != target.shape:
             raise ValueError(f"binary_cross_entropy: input shape {p.shape} and target shape {target.shape} differ")
-        if p.size and (p.min() < 0 or p.max() > 1):
+        _check_floating(self.name, "input (probabilities)", p)
+        if p.size and not (p.min() >= 0 and p.max() <= 1):  # written so that NaN fails it too
             raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values from "
                              f"{p.min()} to {p.max()} (for logits use binary_cross_entropy_with_logits)")
+        if target.size and not (target.min() >= 0 and target.max() <= 1):
+            raise ValueError(f"binary_cross_entropy: target must be in [0, 1], got values from "
+                             f"{target.min()} to {target.max()}")
         with np.errstate(divide="ignore"):
             log_p = np.maximum(np.log(p), -100)
             log_1mp = np.maximum(np.log1p(-p), -100)
@@ -186,6 +197,7 @@ class BinaryCrossEntropyWithLogits(Function):
         if z.shape != target.shape:
             raise ValueError(f"binary_cross_entropy_with_logits: input shape {z.shape} and target shape "
                              f"{target.shape} differ")
+        _check_floating(self.name, "input (logits)", z)
         # log(1 + e^−|z|) never overflows: the stable form of −t·log σ(z) − (1−t)·log(1−σ(z))
         per_sample = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
         self.save(z, target)

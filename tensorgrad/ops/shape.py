@@ -14,6 +14,8 @@ class Reshape(Function):
     def forward(self, a, shape):
         self.shape = a.shape
         try:
+            if min(np.atleast_1d(shape), default=0) < -1:  # NumPy takes any negative size as -1
+                raise ValueError
             return a.reshape(shape)
         except ValueError:
             raise ValueError(
@@ -88,13 +90,14 @@ class Concatenate(Function):
         if not arrays:
             raise ValueError("concatenate: needs at least one tensor")
         self.axis = axis
-        self.sizes = [a.shape[axis] if a.ndim else 0 for a in arrays]
         self.dtypes = [a.dtype for a in arrays]
         try:
-            return np.concatenate(arrays, axis=axis)
+            joined = np.concatenate(arrays, axis=axis)
         except (ValueError, np.exceptions.AxisError) as err:
             shapes = ", ".join(str(a.shape) for a in arrays)
             raise ValueError(f"concatenate: cannot join shapes [{shapes}] along axis {axis}: {err}") from None
+        self.sizes = [a.shape[axis] for a in arrays]  # every input has that axis, or NumPy refused
+        return joined
 
     def backward(self, g):
         pieces = np.split(g, np.cumsum(self.sizes)[:-1], axis=self.axis)

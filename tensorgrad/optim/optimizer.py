@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import renamed_error
+
 __all__ = ["Optimizer"]
 
 #: What an optimizer accepts as ``params``: parameters, or dicts (parameter groups).
@@ -172,7 +174,10 @@ class Optimizer:
                     continue  # like PyTorch: a parameter that got no gradient is left untouched
                 stored = state._stored(param)
                 param_state = {} if stored is None else stored
-                update(param.data, grad, param_state, group)
+                try:
+                    update(param.data, grad, param_state, group)
+                except (ValueError, TypeError) as err:
+                    raise self._gradient_error(param, grad, err) from None
                 if stored is None and param_state:  # kept once the rule stored something, as in
                     state[param] = param_state      # PyTorch (plain SGD never does)
                 _mark_changed(param)
@@ -306,6 +311,13 @@ class Optimizer:
     def _name(self) -> str:
         return type(self).__name__
 
+    def _gradient_error(self, param: Any, grad: Any, err: Exception) -> Exception:
+        """Why step() could not apply ``grad`` to ``param``: the usual cause is a .grad set by hand."""
+        detail = (f"a .grad of shape {grad.shape} {grad.dtype}" if isinstance(grad, np.ndarray)
+                  else f"a .grad that is a {type(grad).__name__}, not a NumPy array")
+        return renamed_error(err, f"{self._name}: cannot update a parameter of shape {param.data.shape} "
+                                  f"{param.data.dtype} with {detail}: {err}")
+
     def _check_is_parameter(self, param: Any) -> None:
         data = getattr(param, "data", None)
         if not isinstance(data, np.ndarray) or not hasattr(param, "grad"):
@@ -315,6 +327,10 @@ class Optimizer:
         if not np.issubdtype(data.dtype, np.floating):
             raise TypeError(f"{self._name}: can only optimize floating-point parameters, but one of "
                             f"the params is a {type(param).__name__} with dtype {data.dtype}")
+        if getattr(param, "grad_fn", None) is not None:
+            raise ValueError(f"{self._name}: can't optimize a tensor that is computed from others (shape "
+                             f"{data.shape}, made by op '{param.grad_fn.name}'): its .grad is never set and "
+                             "changing it would not change what it came from; pass the leaf tensors")
 
     def _require(self, ok: bool, argument: str, value: Any, requirement: str) -> None:
         """Raise ValueError naming this optimizer, the argument and its value unless ``ok``."""
