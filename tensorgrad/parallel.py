@@ -125,7 +125,7 @@ def run(tasks: Sequence[Callable[[], T]]) -> list[T]:
 
 def parts(count: int, pieces: int | None = None) -> list[range]:
     """``range(count)`` cut into ``pieces`` (default: the thread count) contiguous ranges of
-    near-equal length, none empty."""
+    near-equal length, none empty (but one, ``range(0, 0)``, when ``count`` is 0)."""
     pieces = max(1, min(count, _threads if pieces is None else pieces))
     bounds = [count * p // pieces for p in range(pieces + 1)]
     return [range(bounds[p], bounds[p + 1]) for p in range(pieces)]

@@ -165,18 +165,22 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The size of each axis, as NumPy's ``ndarray.shape`` (PyTorch's ``.shape``)."""
         return self.data.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The NumPy dtype of ``.data`` (float32 by default)."""
         return self.data.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of axes (0 for a scalar, such as a loss)."""
         return self.data.ndim
 
     @property
     def size(self) -> int:
+        """The number of values: the product of the shape (NumPy's ``.size``, PyTorch's ``numel()``)."""
         return self.data.size
 
     @property
@@ -236,6 +240,7 @@ class Tensor:
         return self.data
 
     def tolist(self) -> Any:
+        """The values as nested Python lists (a Python number for a 0-d tensor)."""
         return self.data.tolist()
 
     def detach(self) -> "Tensor":
@@ -392,12 +397,15 @@ class Tensor:
         return Log.apply(self)
 
     def sqrt(self) -> "Tensor":
+        """Square root, element by element (NaN below 0, as NumPy)."""
         return Sqrt.apply(self)
 
     def abs(self) -> "Tensor":
+        """Absolute value, element by element (its gradient at 0 is 0)."""
         return Abs.apply(self)
 
     def tanh(self) -> "Tensor":
+        """Hyperbolic tangent, element by element."""
         return Tanh.apply(self)
 
     def sigmoid(self) -> "Tensor":
@@ -418,21 +426,27 @@ class Tensor:
 
     # ---------------------------------------------------------------------------- reductions
     def sum(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
+        """Sum over every value (``axis=None``), over one axis (an int, negative from the end) or
+        over several (a tuple); ``keepdims=True`` keeps the summed axes with length 1, as NumPy."""
         return Sum.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
+        """Mean over every value, one axis or a tuple of axes (``axis`` and ``keepdims`` as ``sum``)."""
         return Mean.apply(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
-        """Largest value; tied maxima share the gradient equally."""
+        """Largest value over every value, one axis or a tuple of axes (``axis`` and ``keepdims``
+        as ``sum``); tied maxima share the gradient equally."""
         return Max.apply(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis: Axis = None, keepdims: bool = False) -> "Tensor":
-        """Smallest value; tied minima share the gradient equally."""
+        """Smallest value over every value, one axis or a tuple of axes (as ``max``); tied minima
+        share the gradient equally."""
         return Min.apply(self, axis=axis, keepdims=keepdims)
 
     def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> "Tensor":
-        """Variance (NumPy's default ddof=0: divide by N)."""
+        """Variance over every value, one axis or a tuple of axes (``axis`` and ``keepdims`` as
+        ``sum``); divides by N − ddof (NumPy's default ddof=0; PyTorch's default is 1)."""
         return Var.apply(self, axis=axis, keepdims=keepdims, ddof=ddof)
 
     def argmax(self, axis: int | None = None) -> "Tensor":
@@ -505,6 +519,7 @@ class Tensor:
         return LogSoftmax.apply(self, axis=axis)
 
     def matmul(self, other: ArrayLike) -> "Tensor":
+        """``self @ other``, with NumPy's rules for 1-D operands and batch axes."""
         return MatMul.apply(self, other)
 
 

@@ -102,6 +102,28 @@ def test_zero_grad_and_to_float64():
     assert all(p.dtype == np.float64 for p in model.parameters())
 
 
+def test_to_converts_gradients_too():
+    model = TwoLayer()
+    out = model(tg.ones(2, 4)).sum()
+    out.backward(retain_graph=True)
+    first = [p.grad.copy() for p in model.parameters()]
+    model.to(np.float64)  # as PyTorch's module.to(dtype): the gradient is converted, not dropped
+    assert all(p.grad is not None and p.grad.dtype == np.float64 for p in model.parameters())
+    out.backward()  # the old graph still holds the same values (in float32): its gradient adds up
+    for p, g in zip(model.parameters(), first):
+        np.testing.assert_allclose(p.grad, 2 * g, rtol=1e-6)
+
+
+def test_average_pooling_is_not_a_kind_of_max_pooling_nor_log_softmax_of_softmax():
+    import typing
+
+    assert not isinstance(nn.AvgPool2d(2), nn.MaxPool2d) and not isinstance(nn.LogSoftmax(), nn.Softmax)
+    assert "fusable_max_pool" not in dir(nn.AvgPool2d)  # only max pooling fuses into a convolution
+    assert repr(nn.AvgPool2d(2)) == "AvgPool2d(kernel_size=2, stride=2, padding=0)"
+    assert repr(nn.LogSoftmax(dim=1)) == "LogSoftmax(axis=1)"
+    assert typing.get_type_hints(nn.Sequential.__init__)  # its annotation evaluates (help(), IDEs)
+
+
 def test_module_requires_super_init():
     class Broken(nn.Module):
         def __init__(self):

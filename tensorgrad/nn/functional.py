@@ -38,6 +38,7 @@ def sigmoid(x: Any) -> Tensor:
 
 
 def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent, element by element."""
     return Tanh.apply(x)
 
 
@@ -47,12 +48,12 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
 
 
 def softmax(x: Any, axis: int | None = None, dim: int | None = None) -> Tensor:
-    """Stable softmax along ``axis`` (default the last)."""
+    """Stable softmax along ``axis`` (default the last; PyTorch's ``dim=`` also accepted)."""
     return Softmax.apply(x, axis=_axis("softmax", axis, dim))
 
 
 def log_softmax(x: Any, axis: int | None = None, dim: int | None = None) -> Tensor:
-    """Stable log-softmax along ``axis`` (default the last)."""
+    """Stable log-softmax along ``axis`` (default the last; PyTorch's ``dim=`` also accepted)."""
     return LogSoftmax.apply(x, axis=_axis("log_softmax", axis, dim))
 
 
@@ -70,8 +71,10 @@ avg_pool2d = _conv.avg_pool2d
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
-    """Inverted dropout: in training, zero each unit with probability ``p`` and scale the rest by
-    1/(1−p), so evaluation needs no rescaling; identity when not training or p = 0."""
+    """Inverted dropout: in training, zero each unit with probability ``p`` (in [0, 1)) and scale
+    the rest by 1/(1−p), so evaluation needs no rescaling; identity when not training or p = 0.
+    ``rng``: the NumPy generator that draws the mask (default tensorgrad's, seeded by
+    ``tg.manual_seed``)."""
     if not 0 <= p < 1:
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
     if not training or p == 0:
@@ -108,12 +111,20 @@ def _target_constant(target: Any) -> Tensor:
 
 def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Cross-entropy of (N, C) logits against integer labels (N,) or one-hot / probability targets
-    (N, C): log-softmax and the negative log-likelihood fused in one stable op."""
+    (N, C): log-softmax and the negative log-likelihood fused in one stable op. The logits must
+    be floating point; labels must be in [0, C).
+
+    ``reduction``: "mean" (the default: the mean over samples), "sum", or "none" (one loss per
+    sample, to weight or inspect them)."""
     return _nn.CrossEntropy.apply(input, _target_constant(target), reduction=reduction)
 
 
 def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Negative log-likelihood of (N, C) log-probabilities at integer labels (N,)."""
+    """Negative log-likelihood of (N, C) log-probabilities (e.g. from log_softmax) at integer
+    labels (N,) in [0, C).
+
+    ``reduction``: "mean" (the default: the mean over samples), "sum", or "none" (one loss per
+    sample, to weight or inspect them)."""
     labels = _target_array(target)
     logp = input if isinstance(input, Tensor) else Tensor._from_op(np.asarray(input), None)
     if logp.ndim != 2 or labels.shape != (logp.shape[0],) or labels.dtype.kind not in "iu":
@@ -126,17 +137,29 @@ def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noq
 
 
 def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """−[t·log p + (1−t)·log(1−p)] for probabilities p (logs clamped at −100, as PyTorch)."""
+    """−[t·log p + (1−t)·log(1−p)] for probabilities p and targets t in [0, 1], of the same
+    shape (logs clamped at −100, as PyTorch).
+
+    ``reduction``: "mean" (the default: the mean over samples), "sum", or "none" (one loss per
+    sample, to weight or inspect them)."""
     return _nn.BinaryCrossEntropy.apply(input, _target_constant(target), reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Binary cross-entropy of logits z, computed as max(z,0) − z·t + log(1 + e^−|z|): no overflow."""
+    """Binary cross-entropy of logits z against targets t of the same shape, computed as
+    max(z, 0) − z·t + log(1 + e^−|z|): no overflow, and no sigmoid layer needed.
+
+    ``reduction``: "mean" (the default: the mean over samples), "sum", or "none" (one loss per
+    sample, to weight or inspect them)."""
     return _nn.BinaryCrossEntropyWithLogits.apply(input, _target_constant(target), reduction=reduction)
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Mean squared error (x − t)²."""
+    """Squared error (x − t)² of input and target of the same shape (no broadcasting, unlike
+    PyTorch, which only warns).
+
+    ``reduction``: "mean" (the default: the mean over samples), "sum", or "none" (one loss per
+    sample, to weight or inspect them)."""
     x = input if isinstance(input, Tensor) else Tensor._from_op(np.asarray(input), None)
     t = _target_array(target)
     if x.shape != t.shape:

@@ -112,13 +112,28 @@ class Conv2d(Module):
             ("" if self.bias is not None else ", bias=False")
 
 
-class MaxPool2d(Module):
-    """Maximum over each kernel_size window (stride defaults to kernel_size)."""
+class _Pool2d(Module):
+    """What max and average pooling share: a window size, a stride and a padding."""
 
     def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
                  padding: int | tuple[int, int] = 0) -> None:
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Maximum over each kernel_size window of (N, C, H, W) images.
+
+    Args:
+        kernel_size: window height and width (an int for a square window).
+        stride: step between windows; defaults to kernel_size (windows side by side).
+        padding: −inf borders added on each side, at most half the kernel (as PyTorch).
+
+    Ties send the gradient to the first maximum of the window, as PyTorch.
+    """
 
     def forward(self, x: Any) -> Any:
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
@@ -130,12 +145,16 @@ class MaxPool2d(Module):
         plain = _pair(self.stride) == _pair(self.kernel_size) and _pair(self.padding) == (0, 0)
         return self.kernel_size if plain else None
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
+class AvgPool2d(_Pool2d):
+    """Mean over each kernel_size window of (N, C, H, W) images (floating point).
 
-class AvgPool2d(MaxPool2d):
-    """Mean over each kernel_size window (stride defaults to kernel_size)."""
+    Args:
+        kernel_size: window height and width (an int for a square window).
+        stride: step between windows; defaults to kernel_size.
+        padding: zeros added on each side, at most half the kernel; they count in the mean
+            (PyTorch's default count_include_pad=True).
+    """
 
     def forward(self, x: Any) -> Any:
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
@@ -173,6 +192,9 @@ class Dropout(Module):
 
 
 class ReLU(Module):
+    """max(x, 0), element by element. In a Sequential, right after a Linear or Conv2d, it runs in
+    that layer's node ("linear+relu")."""
+
     fusable_activation = "relu"  # Sequential fuses it into a Linear or Conv2d just before it
 
     def forward(self, x: Any) -> Any:
@@ -180,6 +202,8 @@ class ReLU(Module):
 
 
 class Sigmoid(Module):
+    """1/(1 + e^−x), element by element, computed stably for large |x| (fused like ReLU)."""
+
     fusable_activation = "sigmoid"
 
     def forward(self, x: Any) -> Any:
@@ -187,6 +211,8 @@ class Sigmoid(Module):
 
 
 class Tanh(Module):
+    """Hyperbolic tangent, element by element (fused like ReLU)."""
+
     fusable_activation = "tanh"
 
     def forward(self, x: Any) -> Any:
@@ -194,6 +220,9 @@ class Tanh(Module):
 
 
 class GELU(Module):
+    """x·Φ(x), Φ the standard normal CDF; ``approximate="tanh"`` uses PyTorch's tanh formula
+    instead of the exact erf one ("none", the default, as PyTorch)."""
+
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         self.approximate = approximate
@@ -205,28 +234,37 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class Softmax(Module):
-    """Softmax along ``axis`` (PyTorch's ``dim`` also accepted)."""
+class _AlongAxis(Module):
+    """A module applied along one axis (``axis``, or PyTorch's ``dim``; default the last)."""
 
     def __init__(self, axis: int | None = None, dim: int | None = None) -> None:
         super().__init__()
         self.axis = F._axis(type(self).__name__, axis, dim)
 
-    def forward(self, x: Any) -> Any:
-        return F.softmax(x, axis=self.axis)
-
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
 
 
-class LogSoftmax(Softmax):
-    """Log-softmax along ``axis`` (PyTorch's ``dim`` also accepted)."""
+class Softmax(_AlongAxis):
+    """exp(x)/Σ exp(x) along ``axis`` (PyTorch's ``dim`` also accepted; default the last),
+    computed stably (the maximum subtracted first)."""
+
+    def forward(self, x: Any) -> Any:
+        return F.softmax(x, axis=self.axis)
+
+
+class LogSoftmax(_AlongAxis):
+    """x − log Σ exp(x) along ``axis`` (PyTorch's ``dim`` also accepted; default the last), by
+    log-sum-exp."""
 
     def forward(self, x: Any) -> Any:
         return F.log_softmax(x, axis=self.axis)
 
 
 class _Loss(Module):
+    """A loss module: ``loss(input, target)`` calls its function with this ``reduction``: "mean"
+    (the default: over all samples), "sum", or "none" (one loss per sample)."""
+
     function = staticmethod(F.mse_loss)
 
     def __init__(self, reduction: str = "mean") -> None:
@@ -243,16 +281,22 @@ class CrossEntropyLoss(_Loss):
 
 
 class NLLLoss(_Loss):
+    """Negative log-likelihood of (N, C) log-probabilities at integer labels (see F.nll_loss)."""
     function = staticmethod(F.nll_loss)
 
 
 class MSELoss(_Loss):
+    """Mean squared error between input and target of the same shape (see F.mse_loss)."""
     function = staticmethod(F.mse_loss)
 
 
 class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities in [0, 1] against targets in [0, 1] (see
+    F.binary_cross_entropy)."""
     function = staticmethod(F.binary_cross_entropy)
 
 
 class BCEWithLogitsLoss(_Loss):
+    """Binary cross-entropy of logits, with the sigmoid inside, stably (see
+    F.binary_cross_entropy_with_logits)."""
     function = staticmethod(F.binary_cross_entropy_with_logits)

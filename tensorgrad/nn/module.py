@@ -137,10 +137,14 @@ class Module:
                 p.grad.fill(0)
 
     def to(self, dtype: Any) -> "Module":
-        """Convert every parameter to ``dtype`` in place (e.g. np.float64 for a gradient check)."""
+        """Convert every parameter, and its gradient if it has one, to ``dtype`` (e.g. np.float64 for
+        a gradient check), as PyTorch's ``module.to(dtype)``. The Parameter objects stay the same
+        (an optimizer made before still updates them); each gets a new array. Returns the module."""
         for p in self.parameters():
             p.data = p.data.astype(dtype)
-            p.grad = None
+            if p.grad is not None:
+                p.grad = p.grad.astype(dtype)
+            mark_changed(p)
         return self
 
     # ------------------------------------------------------------------------------ state
@@ -246,7 +250,7 @@ class Sequential(ModuleList):
 
     fuse_activations: bool = True
 
-    def __init__(self, *modules: Module | "OrderedDict[str, Module]") -> None:
+    def __init__(self, *modules: Module | OrderedDict[str, Module]) -> None:
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
             super().__init__()
             for name, module in modules[0].items():

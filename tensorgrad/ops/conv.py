@@ -36,7 +36,7 @@ the image across all windows; nothing loops over windows or pixels.
 from __future__ import annotations
 
 from functools import lru_cache, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -44,6 +44,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .. import parallel
 from ..autograd import Function
 from .nn import fused_activation, fused_name_and_formula
+
+if TYPE_CHECKING:  # for the functions' return annotations only: tensor.py imports the ops
+    from ..tensor import Tensor
 
 __all__ = ["MAX_POOL_FUSES_AFTER", "Conv2d", "MaxPool2d", "AvgPool2d", "conv2d", "max_pool2d", "avg_pool2d"]
 
@@ -519,22 +522,28 @@ class AvgPool2d(Function):
 
 # ------------------------------------------------------------------------------ functional API
 def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
-           activation: str | None = None, max_pool: Any = None):
-    """2-D convolution of x (N, C, H, W) with weight (O, C, kh, kw) plus an optional bias (O,);
-    ``activation`` ("relu", "sigmoid", "tanh") applies that too, fused into the same node, and
-    ``max_pool`` (a kernel size, after no activation or relu) then max pooling with stride = kernel:
-    one node "conv2d+relu+max_pool2d", the numbers and gradients of the three ops in a row."""
+           activation: str | None = None, max_pool: Any = None) -> Tensor:
+    """2-D convolution of x (N, C, H, W) with weight (O, C, kh, kw) plus an optional bias (O,).
+
+    ``stride`` (default 1) is the step between windows and ``padding`` (default 0) the zeros added
+    on each side, each an int or a (rows, columns) pair; the output is (N, O, OH, OW) with
+    OH = (H + 2·padding − kh) // stride + 1 (OW alike). ``activation`` ("relu", "sigmoid",
+    "tanh") applies that too, fused into the same node, and ``max_pool`` (a kernel size, after no
+    activation or relu) then max pooling with stride = kernel: one node "conv2d+relu+max_pool2d",
+    the numbers and gradients of the three ops in a row."""
     options = dict(stride=stride, padding=padding, activation=activation, max_pool=max_pool)
     if bias is None:
         return Conv2d.apply(x, weight, **options)
     return Conv2d.apply(x, weight, bias, **options)
 
 
-def max_pool2d(x: Any, kernel_size: Any = 2, stride: Any = None, padding: Any = 0):
-    """Max over kernel_size windows of x (N, C, H, W); stride defaults to kernel_size."""
+def max_pool2d(x: Any, kernel_size: Any = 2, stride: Any = None, padding: Any = 0) -> Tensor:
+    """Max over kernel_size windows (default 2x2) of x (N, C, H, W); stride defaults to
+    kernel_size; ``padding`` adds −inf borders, at most half the kernel."""
     return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
-def avg_pool2d(x: Any, kernel_size: Any = 2, stride: Any = None, padding: Any = 0):
-    """Mean over kernel_size windows of x (N, C, H, W) (zero padding counted); stride defaults to kernel_size."""
+def avg_pool2d(x: Any, kernel_size: Any = 2, stride: Any = None, padding: Any = 0) -> Tensor:
+    """Mean over kernel_size windows (default 2x2) of floating-point x (N, C, H, W); stride
+    defaults to kernel_size; ``padding`` adds zeros, at most half the kernel, that count in the mean."""
     return AvgPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
