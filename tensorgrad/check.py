@@ -44,6 +44,7 @@ class GradcheckResult:
 
     @property
     def ok(self) -> bool:
+        """True when every checked input's gradient agrees (what ``bool(result)`` gives)."""
         return all(check.ok for check in self.inputs)
 
     def __bool__(self) -> bool:

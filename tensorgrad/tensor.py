@@ -592,14 +592,17 @@ def full(shape: int | Sequence[int], value: float, dtype: Any = DEFAULT_DTYPE, r
 
 
 def zeros_like(t: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``t``'s shape, in ``t``'s dtype unless ``dtype`` is given."""
     return _make(np.zeros_like(_to_array(t, copy=False), dtype=dtype), requires_grad)
 
 
 def ones_like(t: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones of ``t``'s shape, in ``t``'s dtype unless ``dtype`` is given."""
     return _make(np.ones_like(_to_array(t, copy=False), dtype=dtype), requires_grad)
 
 
 def full_like(t: ArrayLike, value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """``value`` everywhere, in ``t``'s shape and dtype (unless ``dtype`` is given)."""
     return _make(np.full_like(_to_array(t, copy=False), value, dtype=dtype), requires_grad)
 
 
@@ -612,7 +615,7 @@ def randn(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False,
 
 def rand(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False,
          rng: np.random.Generator | None = None) -> Tensor:
-    """Uniform samples in [0, 1): ``tg.rand(3, 4)``."""
+    """Uniform samples in [0, 1): ``tg.rand(3, 4)``. Seed with ``tg.manual_seed`` or pass ``rng``."""
     array = (rng or _rng).random(_shape_arg(shape, "rand"), dtype=np.dtype(dtype).type)
     return _make(array, requires_grad)
 

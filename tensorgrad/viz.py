@@ -201,7 +201,8 @@ def _leaf_done(t: Tensor, nodes: list[Any], done: set[int]) -> bool:
 
 
 def render(graph: graphviz.Digraph, path: str | Path, format: str | None = None) -> Path:  # noqa: A002
-    """Write ``graph`` to ``path`` (.svg, .png or .dot; the suffix gives the format).
+    """Write ``graph`` to ``path`` (.svg, .png or .dot; the suffix gives the format unless
+    ``format`` names one, e.g. ``format="png"`` for a path without a suffix).
 
     Returns the path written. Without a ``dot`` program it writes the DOT source next to
     ``path`` and raises RuntimeError saying how to render it.

@@ -11,6 +11,9 @@ Conv2d weight (out, in, kh, kw) they are ``in·kh·kw`` and ``out·kh·kw``.
 
 Document 000's scheme is LeCun's, not Xavier/Glorot's: Glorot's normal uses
 std = sqrt(2 / (fan_in + fan_out)).
+
+Every function fills the tensor in place and returns it. Random ones take ``rng``, a NumPy
+Generator; by default they draw from tensorgrad's, which ``tg.manual_seed`` seeds.
 """
 from __future__ import annotations
 
@@ -72,14 +75,17 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, rng: np.random.
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
+    """Fill with ``value``."""
     return _fill(tensor, value)
 
 
 def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with 0 (e.g. biases)."""
     return _fill(tensor, 0)
 
 
 def ones_(tensor: Tensor) -> Tensor:
+    """Fill with 1."""
     return _fill(tensor, 1)
 
 
@@ -106,14 +112,17 @@ def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> floa
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
                      rng: np.random.Generator | None = None) -> Tensor:
-    """He uniform: U(−b, b), b = gain·√(3/fan). PyTorch's Linear/Conv default uses a=√5."""
+    """He uniform: U(−b, b), b = gain·√(3/fan), gain and fan as in ``kaiming_normal_`` (same
+    defaults, as PyTorch). PyTorch's Linear/Conv default initialisation is this with a=√5."""
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound, rng)
 
 
-def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "relu",
+def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
                     rng: np.random.Generator | None = None) -> Tensor:
-    """He normal: N(0, std²), std = gain/√fan; for ReLU std = √(2/fan_in) (document 004)."""
+    """He normal: N(0, std²), std = gain/√fan, gain = calculate_gain(nonlinearity, a); with the
+    defaults (leaky_relu with slope a = 0, i.e. ReLU; fan = fan_in, as PyTorch) std = √(2/fan_in),
+    document 004's initialisation."""
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), rng)
 
 

@@ -89,13 +89,16 @@ class Module:
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator["Module"]:
+        """This module and every sub-module, depth first (``named_modules`` without the names)."""
         for _, module in self.named_modules():
             yield module
 
     def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """(attribute name, module) of the direct sub-modules, in the order they were set."""
         yield from self._modules.items()
 
     def children(self) -> Iterator["Module"]:
+        """The direct sub-modules, in the order they were set."""
         yield from self._modules.values()
 
     def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
@@ -217,6 +220,7 @@ class ModuleList(Module):
             self.append(module)
 
     def append(self, module: Module) -> "ModuleList":
+        """Add ``module`` at the end (its parameters are registered under the next index)."""
         if not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__}: item {len(self._modules)} is a {type(module).__name__}, not a Module")
         setattr(self, str(len(self._modules)), module)

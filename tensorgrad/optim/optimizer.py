@@ -207,7 +207,10 @@ class Optimizer:
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters, with its own options, to the optimizer.
 
-        Options the group doesn't set take the optimizer's defaults.
+        ``param_group`` is a dict with a ``"params"`` entry (a parameter or a list of them, none
+        already in the optimizer) and any option of this optimizer, e.g.
+        ``opt.add_param_group({"params": model.fc2.parameters(), "lr": 0.01})``. Options the group
+        doesn't set take the optimizer's defaults.
         """
         if not isinstance(param_group, dict):
             raise TypeError(f"{self._name}: a parameter group must be a dict, "
