@@ -25,10 +25,14 @@ def init_mlp(n_inputs: int = 784, n_hidden: int = 128, n_classes: int = 10, sche
              seed: int = 0, dtype=np.float32) -> MLPParams:
     """Random weights and zero biases.
 
-    ``scheme="he"``: randn·√(2/fan_in) (document 004); ``"xavier"``: randn/√fan_in (document 000).
+    ``scheme="he"``: randn·√(2/fan_in) (document 004); ``"lecun"``: randn/√fan_in (document 000,
+    whose text calls it Xavier: Xavier/Glorot's normal scheme uses √(2/(fan_in + fan_out))).
     """
     rng = np.random.default_rng(seed)
-    gain = {"he": 2.0, "xavier": 1.0}[scheme]
+    gains = {"he": 2.0, "lecun": 1.0}
+    if scheme not in gains:
+        raise ValueError(f"init_mlp: scheme must be one of {sorted(gains)}, got {scheme!r}")
+    gain = gains[scheme]
 
     def weight(fan_out: int, fan_in: int) -> tg.Tensor:
         w = rng.standard_normal((fan_out, fan_in)) * np.sqrt(gain / fan_in)

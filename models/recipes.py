@@ -72,7 +72,7 @@ register(Recipe(
     build=lambda: MLP((784, 512, 10), "sigmoid", init="glorot"),
     epochs=10, batch_size=128, optimizer="sgd", lr=0.01, val_size=0.1,
     reported="val accuracy 0.8592 after 10 epochs; test accuracy 0.87",
-    notes="The document does not show its compile() call; its learning curve matches Keras' SGD default lr=0.01.",
+    notes="The document does not show its compile() call; the recipe assumes Keras' SGD default, lr=0.01.",
 ))
 register(Recipe(
     name="doc002", document="002",
@@ -96,13 +96,17 @@ register(Recipe(
 ))
 register(Recipe(
     name="doc003-lbfgs", document="003",
-    summary="first 10,000 images split 80/20, 784-5-10 ReLU (scikit-learn MLPClassifier), L-BFGS, L2 1e-5",
+    summary="first 10,000 images split 80/20, 784-5-10 ReLU (scikit-learn MLPClassifier), L-BFGS, alpha 1e-5",
     build=lambda: MLP((784, 5, 10), "relu", init="glorot"),
     epochs=1, batch_size=None, optimizer="lbfgs", lr=1.0,
     optimizer_options={"max_iter": 200, "line_search_fn": "strong_wolfe", "history_size": 10},
-    weight_decay_on_weights=1e-5, first_n=10000, val_size=0.2,
+    # scikit-learn adds alpha/(2n)·Σw² to the mean loss (n the training images, 8,000 here): as
+    # weight decay on the mean loss that is alpha/n
+    weight_decay_on_weights=1e-5 / 8000, first_n=10000, val_size=0.2,
     reported="accuracy 0.20 (the raw, unscaled pixels stalled scikit-learn's run)",
-    notes="One L-BFGS step of up to 200 iterations over the full batch, like scikit-learn's max_iter=200.",
+    notes="One L-BFGS step of up to 200 iterations over the full batch, like scikit-learn's max_iter=200; "
+          "its L2 term is scikit-learn's for alpha=1e-5, alpha/(2n)·Σw² with n = 8,000 training images. "
+          "Biases start at zero (scikit-learn draws them like the weights).",
 ))
 register(Recipe(
     name="doc003-cnn", document="003",

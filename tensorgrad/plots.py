@@ -110,7 +110,8 @@ def plot_history(history: Mapping[str, Sequence[float]] | Any,
     for axes, (metric, curves) in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
         for key, label in curves:
             values = np.asarray(history[key], dtype=float)
-            axes.plot(np.arange(1, len(values) + 1), values, label=label)
+            # a marker on each epoch: with one epoch (L-BFGS's single step) a line alone draws nothing
+            axes.plot(np.arange(1, len(values) + 1), values, marker="o" if len(values) < 30 else None, label=label)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         axes.set_title(f"model {metric}")
         axes.set_xlabel("epoch")

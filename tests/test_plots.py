@@ -44,6 +44,12 @@ def test_plot_history_two_panels_two_curves(tmp_path):
     _assert_png(tmp_path / "history.png")
 
 
+def test_plot_history_shows_a_single_epoch():
+    figure = plots.plot_history({"loss": [0.6], "val_loss": [0.7]})  # L-BFGS: one step, one point
+    for line in figure.axes[0].get_lines():
+        assert line.get_marker() == "o"  # a line through one point draws nothing without it
+
+
 def test_plot_history_skips_missing_keys():
     figure = plots.plot_history({"loss": [1.0, 0.5]})
     assert len(figure.axes) == 1 and len(figure.axes[0].get_lines()) == 1
