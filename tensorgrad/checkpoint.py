@@ -70,8 +70,11 @@ def _atomic_write(path: PathLike, write: Callable[[IO[bytes]], None]) -> None:
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, temp_path = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                                     suffix=".tmp")
+    try:
+        fd, temp_path = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
+                                         suffix=".tmp")
+    except OSError as error:  # name the file asked for, not the temporary one
+        raise OSError(error.errno, f"cannot write {path!r}: {error.strerror}", path) from None
     try:
         with open(fd, "wb") as file:
             write(file)
@@ -82,9 +85,11 @@ def _atomic_write(path: PathLike, write: Callable[[IO[bytes]], None]) -> None:
                 # tensorgrad.data's downloads make the same choice.
                 os.fchmod(file.fileno(), 0o644)
         os.replace(temp_path, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.unlink(temp_path)
+        if isinstance(error, OSError) and error.errno is not None:  # e.g. path is a folder
+            raise OSError(error.errno, f"cannot write {path!r}: {error.strerror}", path) from None
         raise
     if os.name == "posix":
         _fsync_directory(directory)
@@ -229,6 +234,8 @@ def load_checkpoint(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, An
         except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, IndexError,
                 zlib.error) as error:
             detail = " ".join(str(error).split())  # one line, whatever the library wrote
+            if "pickle" in detail:  # NumPy's refusal suggests loading it unsafely: no
+                detail = "not an .npz archive"
             raise CheckpointError(f"load_checkpoint: {path!r} is corrupt or truncated, or not a "
                                   f"checkpoint ({type(error).__name__}: {detail})") from error
     if not isinstance(metadata, dict):

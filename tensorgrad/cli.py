@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,7 +28,8 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line instead of usage + message
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        command = self.prog.partition(" ")[2]  # main() prints "tensorgrad: error: " before it
+        raise UsageError(f"{command + ': ' if command else ''}{message} (see {self.prog} --help)")
 
 
 def _recipes():
@@ -46,12 +48,31 @@ def _load_split(dataset: str, data_dir: str | None, download: bool):
     from tensorgrad import data
 
     if dataset == "sample":
+        if data_dir or download:
+            print("(--data-dir and --download are for --dataset mnist or fashion-mnist; the sample is built in)")
         return data.load_mnist_sample()
+    if data_dir and not download and not Path(data_dir).is_dir():  # (a download may make it)
+        raise UsageError(f"--data-dir {data_dir!r} is not a folder (add --download to fetch {dataset} into it)")
     loader = data.load_mnist if dataset == "mnist" else data.load_fashion_mnist
     try:
         return loader(data_dir, download=download)
-    except (data.DatasetNotFoundError, data.DownloadError, data.IDXFormatError) as err:
+    except (data.DatasetNotFoundError, data.DownloadError, data.IDXFormatError, ValueError, TypeError) as err:
+        # also the files' contents: image and label counts that differ, labels that are not 1-D ...
+        raise UsageError(f"{dataset}: " + " ".join(str(err).split())) from None
+
+
+def _prepare(recipe: Any, split: Any, input_mean_std: Any = None) -> Any:
+    """The recipe's data from a loaded split; a split that does not fit the recipe is a one-line error."""
+    from tensorgrad.models.recipes import prepare_data
+
+    try:
+        data = prepare_data(recipe, split, input_mean_std)
+    except (ValueError, TypeError) as err:
         raise UsageError(" ".join(str(err).split())) from None
+    for name, images in (("training", data.x_train), ("test", data.x_test)):
+        if not len(images):
+            raise UsageError(f"the {name} set is empty")
+    return data
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,9 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "own (tensorgrad.set_num_threads); default auto: every CPU for a model with "
                             "convolutions, 1 otherwise (an MLP's products are too small to gain)")
 
-    def data_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--dataset", choices=DATASETS, default="sample",
-                       help="sample: the MNIST subset shipped with tensorgrad (default)")
+    def data_options(p: argparse.ArgumentParser, default: str | None = "sample") -> None:
+        p.add_argument("--dataset", choices=DATASETS, default=default,
+                       help="sample: the MNIST subset shipped with tensorgrad (default)" if default else
+                            "default: the dataset the checkpoint was trained on")
         p.add_argument("--data-dir", help="folder with the IDX files (else $TENSORGRAD_DATA, ~/.cache/tensorgrad, ...)")
         p.add_argument("--download", action="store_true", help="download the dataset if it is not found")
 
@@ -77,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive_int, help="override the recipe's batch size")
     train.add_argument("--lr", type=_positive_float, help="override the recipe's learning rate")
     train.add_argument("--optimizer", help="override the recipe's optimizer (sgd, adam, adadelta, ...)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--out", help="output folder (default runs/RECIPE-DATASET)")
     train.add_argument("--resume", help="continue from a model.npz written by an earlier (interrupted) run")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -86,20 +108,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="test accuracy and classification report of a saved model")
     evaluate.add_argument("--checkpoint", required=True)
-    data_options(evaluate)
+    data_options(evaluate, default=None)
     threads_option(evaluate)
 
     predict = commands.add_parser("predict", help="write the predicted test labels as CSV (ImageId,Label)")
     predict.add_argument("--checkpoint", required=True)
     predict.add_argument("--csv", required=True, help="output CSV path")
-    data_options(predict)
+    data_options(predict, default=None)
     threads_option(predict)
 
     commands.add_parser("recipes", help="list the recipes")
 
     audit = commands.add_parser("audit", help="check each document's hand-derived gradients against autograd")
     audit.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
-    audit.add_argument("--seed", type=int, default=0)
+    audit.add_argument("--seed", type=_seed, default=0)
 
     graph = commands.add_parser("graph", help="draw a recipe's model and loss as a graph (SVG, PNG or DOT)")
     graph.add_argument("--recipe", default="doc004")
@@ -129,6 +151,17 @@ def _positive(kind: type, noun: str):
 
 
 _positive_int = _positive(int, "a whole number")
+
+
+def _seed(text: str) -> int:
+    """An argparse type: a seed, a whole number >= 0 (what NumPy's generators take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 _positive_float = _positive(float, "a number")
 
 
@@ -163,20 +196,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from tensorgrad import manual_seed
     from tensorgrad.parallel import num_threads
-    from tensorgrad.models.recipes import prepare_data
 
     recipe = _recipe(args.recipe)
     if args.optimizer and args.optimizer not in ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "lbfgs"):
         raise UsageError(f"unknown optimizer {args.optimizer!r}; choose sgd, adam, adamw, rmsprop, adagrad, adadelta or lbfgs")
+    if args.resume and (args.lr or args.optimizer):
+        raise UsageError("--resume continues the saved run with its own optimizer, learning rate and state; "
+                         "--lr and --optimizer cannot change them (start a new run to change them)")
     recipe = replace(recipe, epochs=args.epochs or recipe.epochs,
                      batch_size=args.batch_size or recipe.batch_size)
-    split = _load_split(args.dataset, args.data_dir, args.download)
-    try:
-        data = prepare_data(recipe, split)
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-    out = Path(args.out or f"runs/{recipe.name}-{args.dataset}")
-    out.mkdir(parents=True, exist_ok=True)
+    data = _prepare(recipe, _load_split(args.dataset, args.data_dir, args.download))
+    out = _output_folder(args.out or f"runs/{recipe.name}-{args.dataset}")
 
     manual_seed(args.seed)
     model = recipe.build()
@@ -185,6 +215,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"on {threads} threads (--threads; tensorgrad.set_num_threads)")
     with num_threads(threads):
         return _train_and_report(args, recipe, model, data, out)
+
+
+def _output_folder(path: str) -> Path:
+    """``path`` as a folder this process can write, made if needed: checked before any training."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise UsageError(f"--out {path!r}: cannot write there ({err.strerror or err})") from None
+    return out
 
 
 def _train_and_report(args: argparse.Namespace, recipe: Any, model: Any, data: Any, out: Path) -> int:
@@ -208,6 +250,9 @@ def _train_and_report(args: argparse.Namespace, recipe: Any, model: Any, data: A
             start_epoch, history, _ = load_training_state(args.resume, model, optimizer, scheduler)
         except (FileNotFoundError, CheckpointError, RuntimeError, ValueError) as err:
             raise UsageError(f"--resume: {err}") from None
+        if start_epoch >= recipe.epochs:
+            raise UsageError(f"--resume: {args.resume} is already at epoch {start_epoch} of {recipe.epochs}; "
+                             f"pass --epochs N with N > {start_epoch} to train it further")
         print(f"resuming after epoch {start_epoch} from {args.resume}")
     meta = {"recipe": recipe.name, "dataset": args.dataset, "seed": args.seed,
             "input_mean_std": data.input_mean_std}
@@ -242,7 +287,9 @@ def _load_model(path: str):
         arrays, metadata = load_checkpoint(path)
     except (FileNotFoundError, CheckpointError) as err:
         raise UsageError(str(err)) from None
-    recipe = _recipe(str(metadata.get("recipe")))
+    if "recipe" not in metadata:
+        raise UsageError(f"{path}: not a checkpoint of `tensorgrad train` (its metadata names no recipe)")
+    recipe = _recipe(str(metadata["recipe"]))
     model = recipe.build()
     state = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
     try:
@@ -250,7 +297,7 @@ def _load_model(path: str):
     except RuntimeError as err:
         raise UsageError(f"{path}: {err}") from None
     stats = metadata.get("input_mean_std")  # a standardizing recipe's training-set mean and std
-    return recipe, model, (tuple(stats) if stats else None)
+    return recipe, model, (tuple(stats) if stats else None), metadata.get("dataset", "sample")
 
 
 def _plots(out: Path, history: Any, labels: np.ndarray, predicted: np.ndarray, x_test: np.ndarray, model: Any) -> None:
@@ -269,11 +316,12 @@ def _plots(out: Path, history: Any, labels: np.ndarray, predicted: np.ndarray, x
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from tensorgrad import metrics
     from tensorgrad.parallel import num_threads
-    from tensorgrad.models.recipes import prepare_data
     from tensorgrad.train import evaluate, predict
 
-    recipe, model, input_mean_std = _load_model(args.checkpoint)
-    data = prepare_data(recipe, _load_split(args.dataset, args.data_dir, args.download), input_mean_std)
+    recipe, model, input_mean_std, trained_on = _load_model(args.checkpoint)
+    dataset = args.dataset or trained_on
+    data = _prepare(recipe, _load_split(dataset, args.data_dir, args.download), input_mean_std)
+    print(f"{dataset}: {len(data.x_test)} test images")
     with num_threads(_thread_count(args.threads, model)):
         result = evaluate(model, data.x_test, data.y_test)
         predicted = predict(model, data.x_test)
@@ -286,15 +334,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from tensorgrad.checkpoint import save_predictions_csv
     from tensorgrad.parallel import num_threads
-    from tensorgrad.models.recipes import prepare_data
     from tensorgrad.train import predict
 
-    recipe, model, input_mean_std = _load_model(args.checkpoint)
-    data = prepare_data(recipe, _load_split(args.dataset, args.data_dir, args.download), input_mean_std)
+    if Path(args.csv).resolve() == Path(args.checkpoint).resolve():
+        raise UsageError(f"--csv {args.csv!r} is the checkpoint itself: writing the CSV would destroy it")
+    recipe, model, input_mean_std, trained_on = _load_model(args.checkpoint)
+    dataset = args.dataset or trained_on
+    data = _prepare(recipe, _load_split(dataset, args.data_dir, args.download), input_mean_std)
     with num_threads(_thread_count(args.threads, model)):
         labels = predict(model, data.x_test)
     save_predictions_csv(args.csv, labels)
-    print(f"wrote {len(labels)} predictions to {args.csv}")
+    print(f"wrote {len(labels)} predictions for the {dataset} test images to {args.csv}")
     return 0
 
 
@@ -371,6 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         print(f"tensorgrad: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a file or folder that cannot be read or written: name it, no traceback
+        where = f": {err.filename!r}" if err.filename and repr(err.filename) not in str(err.strerror) else ""
+        print(f"tensorgrad: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("tensorgrad: interrupted", file=sys.stderr)
         return 130

@@ -138,11 +138,14 @@ def fit(
                 if penalty is not None:
                     loss = loss + penalty()
                 loss.backward()
-                closure.logits = out.data  # type: ignore[attr-defined]
+                closure.logits, closure.loss = out.data, loss  # type: ignore[attr-defined]
                 return loss
 
             if use_closure:
-                loss_value = float(optimizer.step(closure))
+                # L-BFGS evaluates many times and returns the first loss; record the last one, which
+                # the accuracy below also comes from (the point where the step ended)
+                optimizer.step(closure)
+                loss_value = closure.loss.item()  # type: ignore[attr-defined]
             else:
                 loss_value = closure().item()
                 optimizer.step()

@@ -115,6 +115,11 @@ def test_automatic_threads_are_every_cpu_for_a_cnn_and_one_for_an_mlp(monkeypatc
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["evaluate", "--checkpoint", "/no/such/file.npz"], "/no/such/file.npz"),
     ([], "the following arguments are required: command"),
+    (["train", "--seed", "-1"], "train: argument --seed: must be 0 or more, got -1"),
+    (["audit", "--seed", "x"], "audit: argument --seed: 'x' is not a whole number"),
+    (["train", "--dataset", "mnist", "--data-dir", "/no/such/folder"], "--data-dir '/no/such/folder' is not a folder"),
+    (["train", "--resume", "x.npz", "--lr", "0.5"], "--lr and --optimizer cannot change them"),
+    (["train", "--out", "/dev/null/run"], "--out '/dev/null/run': cannot write there"),
 ])
 def test_bad_arguments_give_one_line_and_status_2(capsys, argv, message):
     status, out, err = run(capsys, *argv)
@@ -126,9 +131,60 @@ def test_bad_arguments_give_one_line_and_status_2(capsys, argv, message):
 def test_missing_dataset_gives_one_line_saying_where_it_looked(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TENSORGRAD_DATA", str(tmp_path / "env"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "nowhere").mkdir()  # a folder without the files (a missing folder: next test)
     status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", str(tmp_path / "nowhere"))
     assert status == 2 and err.count("\n") == 1
     assert str(tmp_path / "nowhere") in err and "download" in err
+
+
+def test_messages_do_not_repeat_the_program_name(capsys):
+    _, _, err = run(capsys, "train", "--epochs", "0")
+    assert err.startswith("tensorgrad: error: train: argument --epochs") and err.count("tensorgrad:") == 1
+
+
+def test_files_that_cannot_be_written_or_read_are_one_line_naming_them(tmp_path, capsys):
+    checkpoint = tmp_path / "run" / "model.npz"
+    assert run(capsys, "train", "--epochs", "1", "--no-progress", "--no-plots", "--out", str(checkpoint.parent))[0] == 0
+    for csv_path, words in ((tmp_path / "no" / "out.csv", "No such file or directory"), (tmp_path, "Is a directory")):
+        status, _, err = run(capsys, "predict", "--checkpoint", str(checkpoint), "--csv", str(csv_path))
+        assert status == 1 and err.count("\n") == 1 and words in err and str(csv_path) in err
+        assert ".tmp" not in err  # the user's path, not the temporary file's
+    status, _, err = run(capsys, "predict", "--checkpoint", str(checkpoint), "--csv", str(checkpoint))
+    assert status == 2 and "is the checkpoint itself" in err and load_checkpoint(checkpoint)  # still intact
+    status, _, err = run(capsys, "graph", "-o", str(tmp_path / "no" / "graph.svg"))
+    assert status == 1 and err.count("\n") == 1 and "No such file or directory" in err
+    readme = tmp_path / "notes.txt"
+    readme.write_text("not a checkpoint")
+    status, _, err = run(capsys, "evaluate", "--checkpoint", str(readme))
+    assert status == 2 and "not a checkpoint" in err and "unsafely" not in err
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, w=np.zeros(3))
+    status, _, err = run(capsys, "evaluate", "--checkpoint", str(plain))
+    assert status == 2 and "its metadata names no recipe" in err
+
+
+def test_resume_refuses_a_checkpoint_already_at_the_last_epoch(tmp_path, capsys):
+    first = tmp_path / "first"
+    assert run(capsys, "train", "--epochs", "1", "--no-progress", "--no-plots", "--out", str(first))[0] == 0
+    status, out, err = run(capsys, "train", "--epochs", "1", "--resume", str(first / "model.npz"),
+                           "--no-progress", "--no-plots", "--out", str(tmp_path / "second"))
+    assert status == 2 and "already at epoch 1 of 1; pass --epochs N with N > 1" in err
+    assert "saved" not in out  # it used to say it saved a model it never wrote
+
+
+def test_evaluate_and_predict_default_to_the_dataset_the_checkpoint_was_trained_on(tmp_path, capsys, monkeypatch):
+    from tensorgrad import checkpoint as checkpoints
+
+    run_dir = tmp_path / "run"
+    assert run(capsys, "train", "--epochs", "1", "--no-progress", "--no-plots", "--out", str(run_dir))[0] == 0
+    arrays, meta = load_checkpoint(run_dir / "model.npz")
+    checkpoints.save_checkpoint(run_dir / "mnist.npz", arrays, {**meta, "dataset": "mnist"})
+    monkeypatch.setenv("TENSORGRAD_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    status, _, err = run(capsys, "evaluate", "--checkpoint", str(run_dir / "mnist.npz"))
+    assert status == 2 and "mnist: load_mnist: MNIST not found" in err  # it looked for MNIST, not the sample
+    status, out, _ = run(capsys, "evaluate", "--checkpoint", str(run_dir / "mnist.npz"), "--dataset", "sample")
+    assert status == 0 and "sample: 2000 test images" in out
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path, capsys):

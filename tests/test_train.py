@@ -75,6 +75,19 @@ def test_lbfgs_gets_a_closure_and_a_penalty_is_added():
     assert history["accuracy"][-1] > 0.9
 
 
+def test_lbfgs_epoch_records_the_loss_where_the_step_ended_not_where_it_began():
+    x, y = blobs(n=200)
+    model = make_model()
+    model.eval()  # no dropout: the closure's losses are then those of the weights alone
+    with tg.no_grad():
+        start = float(tg.nn.functional.cross_entropy(model(x), y).data)
+    history = fit(model, optim.LBFGS(model.parameters(), max_iter=30), x, y, epochs=1, batch_size=None,
+                  progress=False, log=None, seed=0)
+    # step(closure) returns the first evaluation's loss, the one before any update; the epoch's
+    # accuracy comes from the last evaluation, and so must its loss
+    assert history["loss"][0] < 0.5 * start
+
+
 def test_binary_classifier_with_one_logit():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((300, 4)).astype(np.float32)
