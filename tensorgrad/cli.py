@@ -207,6 +207,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                      batch_size=args.batch_size or recipe.batch_size)
     data = _prepare(recipe, _load_split(args.dataset, args.data_dir, args.download))
     out = _output_folder(args.out or f"runs/{recipe.name}-{args.dataset}")
+    if not args.resume:
+        _clear_earlier_run(out)
 
     manual_seed(args.seed)
     model = recipe.build()
@@ -227,6 +229,19 @@ def _output_folder(path: str) -> Path:
     except OSError as err:
         raise UsageError(f"--out {path!r}: cannot write there ({err.strerror or err})") from None
     return out
+
+
+RUN_FILES = ("model.npz", "history.json", "metrics.json", "history.png", "confusion_matrix.png", "predictions.png")
+
+
+def _clear_earlier_run(out: Path) -> None:
+    """Remove what an earlier run wrote to ``out``, so that the folder never mixes two runs (say, a new
+    model beside the old run's metrics when the new one is interrupted, or old plots after --no-plots)."""
+    earlier = [name for name in RUN_FILES if (out / name).exists()]
+    if earlier:
+        print(f"replacing the earlier run in {out} ({', '.join(earlier)})")
+        for name in earlier:
+            (out / name).unlink()
 
 
 def _train_and_report(args: argparse.Namespace, recipe: Any, model: Any, data: Any, out: Path) -> int:

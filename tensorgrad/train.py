@@ -7,6 +7,7 @@ rows (N, C), or 0/1 floats (N, 1) for the binary case.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -171,6 +172,9 @@ def fit(
         if log is not None:
             text = "  ".join(f"{k} {v:.4f}" for k, v in record.items() if k not in ("lr", "seconds"))
             log(f"epoch {epoch}/{epochs}  {text}  ({record['seconds']:.1f} s)")
+            if not math.isfinite(record["loss"]):
+                log(f"warning: the loss is {record['loss']} after epoch {epoch}: the weights have overflowed "
+                    f"(a learning rate too large? lr {record['lr']:g}); tg.detect_anomaly() finds the first op")
         if on_epoch_end is not None:
             on_epoch_end(epoch, history)
     model.eval()

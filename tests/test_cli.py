@@ -163,6 +163,16 @@ def test_files_that_cannot_be_written_or_read_are_one_line_naming_them(tmp_path,
     assert status == 2 and "its metadata names no recipe" in err
 
 
+def test_a_new_run_replaces_the_earlier_run_in_its_folder_whole(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    assert run(capsys, "train", "--recipe", "doc003-binary", "--no-progress", "--out", str(out_dir))[0] == 0
+    assert (out_dir / "confusion_matrix.png").exists()
+    status, out, _ = run(capsys, "train", "--epochs", "1", "--no-progress", "--no-plots", "--out", str(out_dir))
+    assert status == 0 and f"replacing the earlier run in {out_dir}" in out
+    assert json.loads((out_dir / "metrics.json").read_text())["recipe"] == "doc004"
+    assert not (out_dir / "confusion_matrix.png").exists()  # no plot of the other run left beside it
+
+
 def test_resume_refuses_a_checkpoint_already_at_the_last_epoch(tmp_path, capsys):
     first = tmp_path / "first"
     assert run(capsys, "train", "--epochs", "1", "--no-progress", "--no-plots", "--out", str(first))[0] == 0

@@ -110,3 +110,15 @@ def test_predict_proba_rows_sum_to_one_and_progress_bar_runs(capsys):
     p = predict_proba(model, x, batch_size=10)
     np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-5)
     assert predict(model, x).shape == (64,)
+
+
+def test_a_loss_that_overflows_is_pointed_out():
+    x, y = blobs(n=100)
+    lines = []
+    for lr in (0.1, 1e30):  # a sound run warns of nothing; at lr 1e30 the weights overflow
+        model = make_model()
+        with np.errstate(all="ignore"):
+            fit(model, optim.SGD(model.parameters(), lr=lr), x, y, epochs=1, batch_size=10, progress=False,
+                log=lines.append)
+    warnings = [line for line in lines if line.startswith("warning:")]
+    assert len(warnings) == 1 and "lr 1e+30" in warnings[0] and "detect_anomaly" in warnings[0]
