@@ -33,6 +33,7 @@ TARGETS = {
     ("doc000", "mnist"): ("test_accuracy", None),
     ("doc003-binary", "mnist"): ("test_accuracy", None),
     ("doc003-lbfgs", "mnist"): ("test_accuracy", None),
+    ("doc003-cnn-original", "mnist"): ("test_accuracy", None),
 }
 
 

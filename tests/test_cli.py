@@ -28,6 +28,19 @@ def test_recipes_lists_every_document(capsys):
         assert name in out
 
 
+def test_document_003s_cnn_can_be_trained_exactly_as_the_document_ran_it():
+    from tensorgrad.models.recipes import RECIPES, make_optimizer, make_scheduler
+
+    original, tuned = RECIPES["doc003-cnn-original"], RECIPES["doc003-cnn"]
+    model = original.build()
+    assert model.num_parameters() == tuned.build().num_parameters() == 1_199_882  # the document's summary()
+    optimizer = make_optimizer(original, model, lr=None, name=original.optimizer)
+    assert type(optimizer).__name__ == "Adadelta"
+    assert {k: optimizer.param_groups[0][k] for k in ("lr", "rho", "eps")} == {"lr": 1e-3, "rho": 0.95, "eps": 1e-7}
+    assert make_scheduler(original, optimizer) is None and not original.standardize  # pixels /255 only
+    assert (original.epochs, original.batch_size) == (5, 128)
+
+
 def test_train_evaluate_predict_round_trip(tmp_path, capsys):
     out_dir = tmp_path / "run"
     status, out, _ = run(capsys, "train", "--recipe", "best-mlp", "--epochs", "1", "--no-progress",
