@@ -137,32 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(kind: type, noun: str):
-    """An argparse type: text -> a positive ``kind`` (int or float), else a one-line error."""
+def _positive(kind: type, noun: str, zero_ok: bool = False):
+    """An argparse type: text -> a positive ``kind`` (int or float; or 0 too), else a one-line error."""
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+        if not (value >= 0 if zero_ok else value > 0):
+            raise argparse.ArgumentTypeError(f"must be {'0 or more' if zero_ok else 'positive'}, got {value}")
         return value
     return parse
 
 
 _positive_int = _positive(int, "a whole number")
-
-
-def _seed(text: str) -> int:
-    """An argparse type: a seed, a whole number >= 0 (what NumPy's generators take)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 _positive_float = _positive(float, "a number")
+_seed = _positive(int, "a whole number", zero_ok=True)  # what NumPy's generators take
 
 
 def _threads(text: str) -> int | str:
