@@ -20,15 +20,17 @@ def broadcastable_pair(draw):
     return shape, tuple(other)
 
 
-# Each takes the tensor, an axis and a keepdims flag; shape-changing ones keep any ndim valid.
+# Each takes the tensor, an axis and a keepdims flag; shape-changing ones keep any ndim valid. None
+# squares what it is given again and again (tanh first), so that a chain of six stays where finite
+# differences can see it.
 UNARY = [
     lambda t, ax, k: t.tanh(),
     lambda t, ax, k: t.sigmoid(),
-    lambda t, ax, k: (t * 0.5).exp(),
+    lambda t, ax, k: (t.tanh() * 0.5).exp(),  # tanh first: exp of exp of ... would overflow
     lambda t, ax, k: (t * t + 1.0).log(),
     lambda t, ax, k: (t * t + 0.5).sqrt(),
     lambda t, ax, k: t.gelu(),
-    lambda t, ax, k: t ** 2,
+    lambda t, ax, k: t.tanh() ** 2,  # squared again and again, t itself reached 1e51 (finite differences then see 0)
     lambda t, ax, k: t.softmax(axis=ax),
     lambda t, ax, k: t.log_softmax(axis=ax),
     lambda t, ax, k: t.sum(axis=ax, keepdims=k),
