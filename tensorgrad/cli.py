@@ -245,6 +245,10 @@ def _train_and_report(args: argparse.Namespace, recipe: Any, model: Any, data: A
     optimizer = make_optimizer(recipe, model, lr=args.lr, name=optimizer_name)
     scheduler = make_scheduler(recipe, optimizer)
     print(f"recipe {recipe.name} (document {recipe.document}): {recipe.summary}")
+    changed = [f"--{name.replace('_', '-')} {value}" for name in ("epochs", "batch_size", "lr", "optimizer")
+               if (value := getattr(args, name)) is not None]
+    if changed:
+        print("changed from the recipe: " + ", ".join(changed))
     print(f"data: {args.dataset}, {len(data.x_train)} training / "
           f"{0 if data.x_val is None else len(data.x_val)} validation / {len(data.x_test)} test images; "
           f"{model.num_parameters():,} parameters")

@@ -150,6 +150,13 @@ def test_missing_dataset_gives_one_line_saying_where_it_looked(tmp_path, capsys,
     assert str(tmp_path / "nowhere") in err and "download" in err
 
 
+def test_train_says_what_was_changed_from_the_recipe(tmp_path, capsys):
+    status, out, _ = run(capsys, "train", "--epochs", "1", "--lr", "0.02", "--no-progress", "--no-plots",
+                         "--out", str(tmp_path))
+    assert status == 0 and "5 epochs" in out  # the recipe's summary ...
+    assert "changed from the recipe: --epochs 1, --lr 0.02" in out  # ... and what this run does instead
+
+
 def test_messages_do_not_repeat_the_program_name(capsys):
     _, _, err = run(capsys, "train", "--epochs", "0")
     assert err.startswith("tensorgrad: error: train: argument --epochs") and err.count("tensorgrad:") == 1
