@@ -4,7 +4,8 @@ A checkpoint is an ordinary ``.npz`` file: one entry per array, plus the metadat
 string under the reserved key ``__metadata__``. Files are written to a temporary file in the
 same directory, flushed to disk and renamed over the destination with ``os.replace``, so
 whoever reads the path sees the old checkpoint or the new one, never half of one, even if
-the writing process is killed (a kill may leave a ``.<name>.*.tmp`` file beside it)::
+the writing process is killed (a kill may leave a ``.<name>.*.tmp`` file beside it, which the
+next successful write of that path removes)::
 
     from tensorgrad.checkpoint import save_checkpoint, load_checkpoint
 
@@ -28,6 +29,7 @@ with non-string keys (``{0: ...}``) are tagged, so ``0`` comes back as ``0``, no
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -93,6 +95,10 @@ def _atomic_write(path: PathLike, write: Callable[[IO[bytes]], None]) -> None:
         raise
     if os.name == "posix":
         _fsync_directory(directory)
+    # temporary files of this path left by a writer that was killed: never read, only clutter
+    for stale in glob.glob(os.path.join(glob.escape(directory), glob.escape(f".{os.path.basename(path)}.") + "*.tmp")):
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
 
 
 def _fsync_directory(directory: str) -> None:

@@ -352,3 +352,13 @@ def test_sigkill_during_saves_never_leaves_a_broken_checkpoint(tmp_path):
                              for p in leftovers)
     for p in leftovers:  # 5 MB each: don't keep them in pytest's tmp dirs
         p.unlink()
+
+
+def test_a_temporary_file_left_by_a_killed_writer_is_removed_by_the_next_save(tmp_path):
+    path = tmp_path / "model.npz"
+    left = tmp_path / ".model.npz.k1ll3d.tmp"  # what a SIGKILL during a save leaves
+    left.write_bytes(b"half a checkpoint")
+    other = tmp_path / ".other.npz.abc.tmp"   # another file's: not ours to remove
+    other.write_bytes(b"x")
+    save_checkpoint(path, {"x": np.zeros(3)}, {"version": 1})
+    assert not left.exists() and other.exists() and load_checkpoint(path)[1] == {"version": 1}
