@@ -163,10 +163,13 @@ def _threads(text: str) -> int | str:
 def _thread_count(threads: int | str, model: Any) -> int:
     """--threads as a number: 'auto' is every usable CPU for a model with a convolution, else 1
     (measured on 2 cores: a CNN epoch 0.70 of its serial time, an MLP step at batch 128 1.4x)."""
-    if threads != "auto":
-        return int(threads)
     from tensorgrad import nn
     from tensorgrad.parallel import usable_cpus
+
+    if threads != "auto":
+        if int(threads) > usable_cpus():
+            print(f"(--threads {threads} on {usable_cpus()} usable CPUs: threads beyond the CPUs only take turns)")
+        return int(threads)
 
     convolutional = any(isinstance(module, nn.Conv2d) for module in model.modules())
     return usable_cpus() if convolutional else 1

@@ -113,6 +113,17 @@ def test_automatic_threads_are_every_cpu_for_a_cnn_and_one_for_an_mlp(monkeypatc
     assert cli._thread_count("auto", recipes["doc004"].build()) == 1
     assert cli._thread_count("auto", recipes["doc003-binary"].build()) == 1
     assert cli._thread_count(3, recipes["doc004"].build()) == 3
+    assert cli._thread_count(7, recipes["doc004"].build()) == 7  # asked for: done, with a note
+
+
+def test_more_threads_than_cpus_get_a_note(capsys, monkeypatch):
+    from tensorgrad import cli, parallel
+    from tensorgrad.models.recipes import RECIPES
+
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)
+    assert cli._thread_count(64, RECIPES["doc004"].build()) == 64
+    assert "--threads 64 on 2 usable CPUs" in capsys.readouterr().out
+    assert cli._thread_count(2, RECIPES["doc004"].build()) == 2 and capsys.readouterr().out == ""
 
 
 @pytest.mark.parametrize("argv, message", [
