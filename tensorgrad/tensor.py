@@ -620,12 +620,12 @@ def rand(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False,
     return _make(array, requires_grad)
 
 
-def randn_like(t: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def randn_like(t: ArrayLike, requires_grad: bool = False, *, dtype: Any = None) -> Tensor:
     """Standard normal samples of ``t``'s shape, in ``t``'s dtype (or ``dtype``; floats only)."""
     return randn(*np.shape(t), dtype=_random_dtype("randn_like", t, dtype), requires_grad=requires_grad)
 
 
-def rand_like(t: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def rand_like(t: ArrayLike, requires_grad: bool = False, *, dtype: Any = None) -> Tensor:
     """Uniform samples in [0, 1) of ``t``'s shape, in ``t``'s dtype (or ``dtype``; floats only)."""
     return rand(*np.shape(t), dtype=_random_dtype("rand_like", t, dtype), requires_grad=requires_grad)
 

@@ -125,6 +125,7 @@ def test_creation_functions_refuse_shapes_that_are_not_whole_numbers_and_non_num
     with pytest.raises(TypeError, match=r"^randn_like: random samples are floating point, but the tensor is int64"):
         tg.randn_like(tg.tensor(np.arange(3)))
     assert tg.rand_like(tg.tensor(np.arange(3)), dtype=np.float32).dtype == np.float32
+    assert tg.randn_like(tg.randn(2), True).requires_grad  # the second argument is still requires_grad
 
 
 def test_losses_and_average_pooling_refuse_integer_inputs_instead_of_rounding():
