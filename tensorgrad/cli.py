@@ -166,13 +166,14 @@ def _thread_count(threads: int | str, model: Any) -> int:
     from tensorgrad import nn
     from tensorgrad.parallel import usable_cpus
 
+    cpus = usable_cpus()
     if threads != "auto":
-        if int(threads) > usable_cpus():
-            print(f"(--threads {threads} on {usable_cpus()} usable CPUs: threads beyond the CPUs only take turns)")
+        if int(threads) > cpus:
+            print(f"(--threads {threads} on {cpus} usable CPUs: threads beyond the CPUs only take turns)")
         return int(threads)
 
     convolutional = any(isinstance(module, nn.Conv2d) for module in model.modules())
-    return usable_cpus() if convolutional else 1
+    return cpus if convolutional else 1
 
 
 # ----------------------------------------------------------------------------------- commands
@@ -312,6 +313,14 @@ def _load_model(path: str):
     return recipe, model, (tuple(stats) if stats else None), metadata.get("dataset", "sample")
 
 
+def _model_and_data(args: argparse.Namespace) -> tuple[Any, Any, str]:
+    """evaluate's and predict's model from --checkpoint, and the data to run it on: --dataset, or else
+    the dataset the checkpoint was trained on (prepared with its training statistics)."""
+    recipe, model, input_mean_std, trained_on = _load_model(args.checkpoint)
+    dataset = args.dataset or trained_on
+    return model, _prepare(recipe, _load_split(dataset, args.data_dir, args.download), input_mean_std), dataset
+
+
 def _plots(out: Path, history: Any, labels: np.ndarray, predicted: np.ndarray, x_test: np.ndarray, model: Any) -> None:
     try:
         from tensorgrad import metrics, plots
@@ -330,9 +339,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tensorgrad.parallel import num_threads
     from tensorgrad.train import evaluate, predict
 
-    recipe, model, input_mean_std, trained_on = _load_model(args.checkpoint)
-    dataset = args.dataset or trained_on
-    data = _prepare(recipe, _load_split(dataset, args.data_dir, args.download), input_mean_std)
+    model, data, dataset = _model_and_data(args)
     print(f"{dataset}: {len(data.x_test)} test images")
     with num_threads(_thread_count(args.threads, model)):
         result = evaluate(model, data.x_test, data.y_test)
@@ -350,9 +357,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if Path(args.csv).resolve() == Path(args.checkpoint).resolve():
         raise UsageError(f"--csv {args.csv!r} is the checkpoint itself: writing the CSV would destroy it")
-    recipe, model, input_mean_std, trained_on = _load_model(args.checkpoint)
-    dataset = args.dataset or trained_on
-    data = _prepare(recipe, _load_split(dataset, args.data_dir, args.download), input_mean_std)
+    model, data, dataset = _model_and_data(args)
     with num_threads(_thread_count(args.threads, model)):
         labels = predict(model, data.x_test)
     save_predictions_csv(args.csv, labels)

@@ -83,12 +83,13 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0, bias: bool = True,
                  dtype: Any = np.float32) -> None:
-        _check_sizes("Conv2d", in_channels=in_channels, out_channels=out_channels, kernel_size=_pair(kernel_size),
-                     stride=_pair(stride))
-        _check_sizes("Conv2d", minimum=0, padding=_pair(padding))  # (no 'same' padding, unlike PyTorch)
+        kernel_size, stride, padding = _pair(kernel_size), _pair(stride), _pair(padding)
+        _check_sizes("Conv2d", in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size,
+                     stride=stride)
+        _check_sizes("Conv2d", minimum=0, padding=padding)  # (no 'same' padding, unlike PyTorch)
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
         bound = 1.0 / math.sqrt(fan_in)
         self.weight = init.uniform_(Parameter(np.empty((out_channels, in_channels, *self.kernel_size), dtype=dtype)),

@@ -43,7 +43,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import parallel
 from ..autograd import Function
-from .nn import fused_activation, fused_name_and_formula
+from .nn import _check_floating, fused_activation, fused_name_and_formula
 
 if TYPE_CHECKING:  # for the functions' return annotations only: tensor.py imports the ops
     from ..tensor import Tensor
@@ -497,9 +497,7 @@ class AvgPool2d(Function):
     formula = "∂x = g/(kh·kw) spread over each window"
 
     def forward(self, x, kernel_size=2, stride=None, padding=0):
-        if x.dtype.kind not in "fc":
-            raise TypeError(f"avg_pool2d: input must be floating point (a mean of integers is not one), "
-                            f"got {x.dtype} of shape {x.shape}")
+        _check_floating(self.name, "input", x)  # a mean of integers is not one
         kh, kw = _pair(kernel_size, "kernel_size", self.name, 1)
         (sh, sw), (ph, pw), OH, OW = _pool_geometry(self.name, x, (kh, kw), stride, padding)
         xp = _pad(x, ph, pw)

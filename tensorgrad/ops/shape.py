@@ -14,7 +14,7 @@ class Reshape(Function):
     def forward(self, a, shape):
         self.shape = a.shape
         try:
-            if min(np.atleast_1d(shape), default=0) < -1:  # NumPy takes any negative size as -1
+            if min(shape, default=0) < -1:  # (a tuple: Tensor.reshape makes one) NumPy takes any negative as -1
                 raise ValueError
             return a.reshape(shape)
         except ValueError:
