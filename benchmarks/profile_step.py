@@ -1,4 +1,4 @@
-"""Where a training step's time goes: tensorgrad against the hand-written NumPy step of speed.py.
+"""Where a training step's time goes: tensorgrad against the hand-written NumPy step of baselines/.
 
     python benchmarks/profile_step.py phases W3           # µs per phase: zero_grad, model, loss, backward, update
     python benchmarks/profile_step.py overhead            # a tiny 4-4-2 MLP step: pure per-step Python cost
@@ -242,7 +242,8 @@ class OpsOnlyMLP:
     name = "ops-only"
 
     def __init__(self, spec, weights: list[np.ndarray], lr: float = 0.01) -> None:
-        from tensorgrad.ops.nn import CrossEntropy, Linear
+        from tensorgrad.ops.losses import CrossEntropy
+        from tensorgrad.ops.matmul import Linear
         self.linear, self.cross_entropy = Linear, CrossEntropy
         self.params = [np.array(w, np.float32) for w in weights]  # W1, b1, W2, b2, ...
         self.activation, self.lr = spec.activation, lr

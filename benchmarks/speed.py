@@ -19,8 +19,9 @@ Workloads (mean softmax cross-entropy on integer labels, plain SGD lr 0.01, floa
 Implementations, started from the same weights and fed the same batches:
 
     tensorgrad          nn.Sequential of its layers, F.cross_entropy, optim.SGD, zero_grad/backward/step
-    numpy               forward and backward written by hand (NumpyMLP, NumpyCNN below)
+    numpy               forward and backward written by hand (baselines/numpy_mlp.py, numpy_cnn.py)
     torch               the same nn.Sequential in PyTorch, torch.set_num_threads = NumPy's BLAS threads
+                        (baselines/torch_step.py)
     tensorgrad-threads  tensorgrad with tg.set_num_threads = NumPy's BLAS threads (BLAS then on one)
     tensorgrad-unfused  (--unfused) tensorgrad with each layer and its activation as two nodes
 
@@ -60,26 +61,25 @@ import time
 import tracemalloc
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402  (after the path set-up above)
     RESULTS_DIR, environment, format_ratio, format_table, interleave, numpy_blas_threads, run_for,
     save_results, summarise, timed,
 )
+# the baselines: hand-written NumPy steps (the floor) and PyTorch's, and the specs all steps share
+from baselines.numpy_cnn import NumpyCNN  # noqa: E402
+from baselines.numpy_mlp import NumpyMLP  # noqa: E402
+from baselines.specs import DTYPE, LR, CNNSpec, MLPSpec, initial_weights, make_batches  # noqa: E402
+from baselines.torch_step import TorchImpl, import_torch  # noqa: E402
 
 import tensorgrad as tg  # noqa: E402
 import tensorgrad.nn.functional as tgF  # noqa: E402
 from tensorgrad import nn as tgnn, optim as tgoptim  # noqa: E402
 
-LR = 0.01
-DTYPE = np.float32
-CHUNK_BYTES = 4 * 2**20  # patch matrix per chunk of images in NumpyCNN: stays in the CPU cache
-OUTPUT_CHUNK_BYTES = 2**20  # and output, gone over more often: in L2 (conv1: 12 images, 0.95 of 48's time)
 PAIRS = (("tensorgrad", "numpy"), ("tensorgrad-unfused", "numpy"), ("tensorgrad-threads", "numpy"),
          ("torch", "numpy"), ("tensorgrad", "torch"), ("tensorgrad-threads", "torch"),
          ("tensorgrad-threads", "tensorgrad"))
@@ -91,49 +91,7 @@ PAIRS = (("tensorgrad", "numpy"), ("tensorgrad-unfused", "numpy"), ("tensorgrad-
 SETTLE_SECONDS = 0.15
 
 
-# ------------------------------------------------------------------------------ the models
-@dataclass(frozen=True)
-class MLPSpec:
-    """Fully connected layers sizes[0] -> ... -> sizes[-1], the activation between them."""
-    sizes: tuple[int, ...] = (784, 128, 10)
-    activation: str = "relu"  # or "sigmoid"
-
-    def describe(self) -> str:
-        return "MLP " + "-".join(map(str, self.sizes)) + " " + self.activation
-
-    def input_shape(self) -> tuple[int, ...]:
-        return (self.sizes[0],)
-
-    @property
-    def classes(self) -> int:
-        return self.sizes[-1]
-
-
-@dataclass(frozen=True)
-class CNNSpec:
-    """Document 003's CNN: conv 3x3 (1 -> c1), ReLU, conv 3x3 (c1 -> c2), ReLU, maxpool 2,
-    flatten, dense -> hidden, ReLU, dense -> classes, on (1, image, image) inputs."""
-    image: int = 28
-    channels: tuple[int, int] = (32, 64)
-    hidden: int = 128
-    classes: int = 10
-
-    @property
-    def pooled(self) -> int:  # side of the pooled feature map: two valid 3x3 convs, then /2
-        return (self.image - 4) // 2
-
-    @property
-    def flat(self) -> int:
-        return self.channels[1] * self.pooled ** 2
-
-    def describe(self) -> str:
-        c1, c2 = self.channels
-        return f"CNN conv{c1}-conv{c2}-pool-{self.hidden}-{self.classes}"
-
-    def input_shape(self) -> tuple[int, ...]:
-        return (1, self.image, self.image)
-
-
+# --------------------------------------------------------------------------- the workloads
 @dataclass(frozen=True)
 class Workload:
     name: str
@@ -161,38 +119,16 @@ WORKLOADS = {
 INFERENCE_TARGET = 1.1
 
 
-def initial_weights(spec: MLPSpec | CNNSpec, seed: int = 0) -> list[np.ndarray]:
-    """The parameters in PyTorch's order and layouts (weight, bias per layer), uniform in
-    ±1/√fan_in like PyTorch's default initialisation."""
-    rng = np.random.default_rng(seed)
-    if isinstance(spec, MLPSpec):
-        shapes = [((n_out, n_in), n_in) for n_in, n_out in zip(spec.sizes[:-1], spec.sizes[1:])]
-    else:
-        c1, c2 = spec.channels
-        shapes = [((c1, 1, 3, 3), 9), ((c2, c1, 3, 3), c1 * 9),
-                  ((spec.hidden, spec.flat), spec.flat), ((spec.classes, spec.hidden), spec.hidden)]
-    weights = []
-    for shape, fan_in in shapes:
-        bound = 1 / np.sqrt(fan_in)
-        weights.append(rng.uniform(-bound, bound, shape).astype(DTYPE))
-        weights.append(rng.uniform(-bound, bound, shape[0]).astype(DTYPE))
-    return weights
-
-
-def make_batches(spec: MLPSpec | CNNSpec, batch: int, count: int, seed: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``count`` batches of random "pixels" in [0, 1) and integer labels (int64), each contiguous."""
-    rng = np.random.default_rng(seed)
-    return [(rng.random((batch, *spec.input_shape()), dtype=DTYPE),
-             rng.integers(0, spec.classes, batch, dtype=np.int64)) for _ in range(count)]
-
-
 def batch_pool(batch: int) -> int:
     """How many distinct batches a timed block cycles through (512 samples at batch 1)."""
     return max(4, min(512, 512 // batch))
 
 
+# ------------------------------------------------------------- the model of tensorgrad and torch
 def build_sequential(nn: Any, spec: MLPSpec | CNNSpec) -> Any:
-    """The model as ``nn.Sequential``; ``nn`` is tensorgrad.nn or torch.nn (same names)."""
+    """The model as ``nn.Sequential``; ``nn`` is tensorgrad.nn or torch.nn (same names): the one
+    place where tensorgrad's model (TensorgradImpl and its variants below) and PyTorch's
+    (``implementations``, for baselines.torch_step.TorchImpl) are built."""
     if isinstance(spec, CNNSpec):
         c1, c2 = spec.channels
         return nn.Sequential(nn.Conv2d(1, c1, 3), nn.ReLU(), nn.Conv2d(c1, c2, 3), nn.ReLU(),
@@ -270,405 +206,9 @@ class TensorgradThreadsImpl(TensorgradImpl):
         return hasattr(package, "parallel") and cls.thread_count() > 1
 
 
-# ----------------------------------------------------------------------- implementation: torch
-def import_torch(enabled: bool = True) -> Any:
-    """PyTorch with as many threads as NumPy's BLAS, or None (not installed, or --no-torch)."""
-    if not enabled:
-        return None
-    # PyTorch runs with its own defaults, as its users run it. (Runs before 2026-12-04 set
-    # OMP_WAIT_POLICY=PASSIVE, so that its spinning threads would not slow the next block; each
-    # block's untimed lead-in (SETTLE_SECONDS) sees to that now, and PASSIVE had slowed PyTorch's
-    # own W1 step: torch/numpy 1.95 with it, 1.46 without, both with a pause between blocks.)
-    try:
-        import torch
-    except ImportError:
-        return None
-    threads = numpy_blas_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    return torch
-
-
-class TorchImpl:
-    """The same loop in PyTorch (CPU)."""
-    name = "torch"
-
-    def __init__(self, spec: MLPSpec | CNNSpec, weights: list[np.ndarray], lr: float = LR) -> None:
-        import torch
-        self.torch = torch
-        self.model = build_sequential(torch.nn, spec)
-        with torch.no_grad():
-            for param, value in zip(self.model.parameters(), weights, strict=True):
-                param.copy_(torch.from_numpy(value))
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr)
-
-    def prepare(self, batches: list) -> list:
-        return [(self.torch.from_numpy(x), self.torch.from_numpy(y)) for x, y in batches]
-
-    def step(self, x: Any, y: Any) -> Any:
-        self.optimizer.zero_grad()
-        loss = self.torch.nn.functional.cross_entropy(self.model(x), y)
-        loss.backward()
-        self.optimizer.step()
-        return loss
-
-    def predict(self, x: Any) -> Any:
-        with self.torch.no_grad():
-            return self.model(x)
-
-    def weights(self) -> list[np.ndarray]:
-        return [p.detach().numpy().copy() for p in self.model.parameters()]
-
-
-# ------------------------------------------------------------------------ implementation: numpy
-def softmax_cross_entropy_(z: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> np.floating:
-    """Mean cross-entropy of logits ``z`` (n, C) at ``labels``; overwrites ``z`` with d loss/d z =
-    (softmax(z) − onehot)/n (the fused gradient: no log-softmax, no one-hot matrix)."""
-    n = len(z)
-    z -= z.max(axis=1, keepdims=True)  # stable: exp never sees a value above 0
-    picked = z[rows, labels]
-    np.exp(z, out=z)
-    total = z.sum(axis=1, keepdims=True)
-    loss = np.mean(np.log(total[:, 0]) - picked)
-    z *= (1.0 / n) / total
-    z[rows, labels] -= 1.0 / n
-    return loss
-
-
-def sgd_update_(params: list[np.ndarray], grads: list[np.ndarray], lr: np.float32) -> None:
-    """p −= lr·g for every pair, in place. Through a temporary lr·g, as tensorgrad does, rather
-    than scaling the gradient buffer in place (g *= lr; p −= g), which was never faster and at
-    times slower: whole NumPy W1 step 0.968 [90% CI 0.960-0.982] of the in-place one, another
-    time 0.991 [0.965-1.004]; W3 0.985 [0.955-1.025] and 0.996 [0.971-1.022]."""
-    for param, grad in zip(params, grads):
-        param -= lr * grad
-
-
-class NumpyMLP:
-    """Hand-written MLP training step: activations, gradients and masks in preallocated buffers
-    (one set per batch size), every op in place (out=), the fused softmax-CE gradient, and for one
-    sample an outer product instead of a matmul with inner dimension 1 for the weight gradients."""
-    name = "numpy"
-
-    def __init__(self, spec: MLPSpec, weights: list[np.ndarray], lr: float = LR) -> None:
-        self.relu = spec.activation == "relu"
-        self.lr = DTYPE(lr)
-        self.W = [np.array(w, DTYPE) for w in weights[0::2]]   # (out, in), as PyTorch
-        self.b = [np.array(b, DTYPE) for b in weights[1::2]]
-        self.gW = [np.empty_like(w) for w in self.W]
-        self.gb = [np.empty_like(b) for b in self.b]
-        self._buffers: dict[int, SimpleNamespace] = {}
-
-    def prepare(self, batches: list) -> list:
-        return batches
-
-    def _buffers_for(self, n: int) -> SimpleNamespace:
-        if n not in self._buffers:
-            widths = [len(b) for b in self.b]
-            self._buffers[n] = SimpleNamespace(
-                out=[np.empty((n, w), DTYPE) for w in widths],              # layer outputs
-                grad=[np.empty((n, w), DTYPE) for w in widths[:-1]],        # d loss/d hidden
-                deriv=[np.empty((n, w), bool if self.relu else DTYPE) for w in widths[:-1]],
-                input_grad=np.empty((n, self.W[0].shape[1]), DTYPE),
-                rows=np.arange(n))
-        return self._buffers[n]
-
-    def _activate_(self, a: np.ndarray) -> None:
-        if self.relu:
-            np.maximum(a, 0, out=a)
-        else:  # σ(a) = 1/(1 + e^−a): about twice as fast here as ½(1 + tanh(a/2))
-            with np.errstate(over="ignore"):  # e^−a = inf gives σ = 0, as it should
-                np.negative(a, out=a)
-                np.exp(a, out=a)
-            a += 1
-            np.reciprocal(a, out=a)
-
-    def _activation_grad_(self, d: np.ndarray, h: np.ndarray, deriv: np.ndarray) -> None:
-        """d *= activation'(·), written from the activation's output h."""
-        if self.relu:
-            np.greater(h, 0, out=deriv)
-        else:
-            np.subtract(1, h, out=deriv)  # σ' = h·(1 − h)
-            deriv *= h
-        np.multiply(d, deriv, out=d)
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """Logits (n, classes), in a buffer that the next forward overwrites."""
-        buffers = self._buffers_for(len(x))
-        h, last = x, len(self.W) - 1
-        for i, (W, b, out) in enumerate(zip(self.W, self.b, buffers.out)):
-            np.matmul(h, W.T, out=out)
-            out += b
-            if i < last:
-                self._activate_(out)
-            h = out
-        return h
-
-    def backward(self, x: np.ndarray, labels: np.ndarray,
-                 input_grad: bool = False) -> tuple[np.floating, np.ndarray | None]:
-        """Fill gW, gb after ``forward(x)``; return the loss and, if asked, d loss/d x."""
-        buffers = self._buffers_for(len(x))
-        g = buffers.out[-1]
-        loss = softmax_cross_entropy_(g, labels, buffers.rows)
-        for i in reversed(range(len(self.W))):
-            h = buffers.out[i - 1] if i else x
-            if len(x) == 1:  # one sample: outer product and copy (matmul over 1 element is slow)
-                np.einsum("i,j->ij", g[0], h[0], out=self.gW[i])
-                np.copyto(self.gb[i], g[0])
-            else:
-                np.matmul(g.T, h, out=self.gW[i])
-                np.sum(g, axis=0, out=self.gb[i])
-            if i == 0 and not input_grad:
-                break
-            d = buffers.grad[i - 1] if i else buffers.input_grad
-            np.matmul(g, self.W[i], out=d)
-            if i:
-                self._activation_grad_(d, h, buffers.deriv[i - 1])
-            g = d
-        return loss, buffers.input_grad if input_grad else None
-
-    def update(self) -> None:
-        sgd_update_(self.W + self.b, self.gW + self.gb, self.lr)
-
-    def step(self, x: np.ndarray, labels: np.ndarray) -> np.floating:
-        self.forward(x)
-        loss, _ = self.backward(x, labels)
-        self.update()
-        return loss
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x)
-
-    def weights(self) -> list[np.ndarray]:
-        return [a.copy() for pair in zip(self.W, self.b) for a in pair]
-
-
-# NumpyCNN keeps images channels-last (N, H, W, C): a 3x3 patch is then 3·3 runs of C contiguous
-# numbers and a convolution is one GEMM (pixels, 9·C) @ (9·C, out channels) with no transposes.
-def kernel_matrix(weight: np.ndarray) -> np.ndarray:
-    """PyTorch's (O, C, kh, kw) kernel as the (kh·kw·C, O) matrix that channels-last patches use."""
-    return np.ascontiguousarray(weight.transpose(2, 3, 1, 0).reshape(-1, weight.shape[0]))
-
-
-def kernel_from_matrix(matrix: np.ndarray, channels: int) -> np.ndarray:
-    """Inverse of ``kernel_matrix`` (for 3x3 kernels)."""
-    return np.ascontiguousarray(matrix.reshape(3, 3, channels, -1).transpose(3, 2, 0, 1))
-
-
-def im2col(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """The 3x3 patches of channels-last images x (m, H, W, C) as rows of ``out``, (m·OH·OW, 9·C),
-    each row ordered (kernel row, kernel column, channel); one strided copy, no Python loop."""
-    m, h, w, c = x.shape
-    patches = out[:m * (h - 2) * (w - 2)]
-    if c == 1:  # the images themselves: one strided copy per kernel offset is faster (1.7 against 3.2 ms
-        # for 128 MNIST images), as tensorgrad's conv does
-        columns = patches.reshape(m, h - 2, w - 2, 9)
-        for k in range(9):
-            i, j = divmod(k, 3)
-            columns[:, :, :, k] = x[:, i:i + h - 2, j:j + w - 2, 0]
-        return patches
-    windows = sliding_window_view(x, (3, 3), axis=(1, 2))           # (m, OH, OW, C, 3, 3), a view
-    np.copyto(patches.reshape(m, h - 2, w - 2, 3, 3, c), windows.transpose(0, 1, 2, 4, 5, 3))
-    return patches
-
-
-def col2im_(g: np.ndarray, kernel: np.ndarray, dx: np.ndarray, buffer: np.ndarray) -> None:
-    """dx (m, H, W, C) = the input gradient of a 3x3 valid convolution, from its output gradient
-    g (m·OH·OW, O) and kernel matrix (9·C, O): for each kernel offset, g @ (that offset's C rows)ᵀ
-    into ``buffer`` (m·OH·OW, C), added onto the image slice the offset read; none per pixel.
-    One product per offset rather than one for all: a row of that single product interleaves the
-    offsets, so its adds run over pieces of C numbers, 1.25-1.4x slower here (as in tensorgrad)."""
-    m, h, w, c = dx.shape
-    dx.fill(0)
-    for k in range(9):
-        i, j = divmod(k, 3)
-        part = np.matmul(g, kernel[k * c:(k + 1) * c].T, out=buffer[:len(g)])
-        image_slice = dx[:, i:i + h - 2, j:j + w - 2]
-        image_slice += part.reshape(image_slice.shape)
-
-
-def pool_windows(a: np.ndarray) -> np.ndarray:
-    """(n, 2p, 2p, C) as (n, p, 2, p, 2, C): axes 2 and 4 run over each 2x2 pooling window."""
-    n, h, w, c = a.shape
-    return a.reshape(n, h // 2, 2, w // 2, 2, c)
-
-
-class ConvLayer:
-    """A 3x3 valid convolution followed by ReLU, channels-last, processed in chunks of images so
-    that the patch matrix of a chunk (~CHUNK_BYTES) is reused from the cache; backward rebuilds
-    each chunk's patches instead of keeping them all from forward."""
-
-    def __init__(self, weight: np.ndarray, bias: np.ndarray, image: int) -> None:
-        self.channels_in = weight.shape[1]
-        self.kernel = kernel_matrix(weight)                 # (9·C, O)
-        self.bias = np.array(bias, DTYPE)
-        self.grad_kernel, self.grad_bias = np.empty_like(self.kernel), np.empty_like(self.bias)
-        self._partial = np.empty_like(self.kernel)
-        side = image - 2
-        patches, output = (side * side * n * self.kernel.itemsize for n in self.kernel.shape)  # bytes an image
-        self.chunk = max(1, min(CHUNK_BYTES // patches, OUTPUT_CHUNK_BYTES // output))
-        self._patches = np.empty((self.chunk * side * side, self.kernel.shape[0]), DTYPE)
-        self._dx_part = np.empty((self.chunk * side * side, self.channels_in), DTYPE)  # for col2im_
-        # Σ g as ones @ g, a matrix-vector product: 0.5-1.2 ms against 2.8-3.3 for np.sum over the axes
-        self._ones = np.ones(self.chunk * side * side, DTYPE)
-
-    def _chunks(self, n: int):
-        return (slice(s, min(s + self.chunk, n)) for s in range(0, n, self.chunk))
-
-    def _convolve(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """out (m·OH·OW, O) = conv(x) + bias for one chunk x (m, H, W, C)."""
-        np.matmul(im2col(x, self._patches), self.kernel, out=out)
-        out += self.bias
-        return out
-
-    def forward(self, x: np.ndarray, out: np.ndarray) -> None:
-        """out (n, OH, OW, O) = relu(conv(x) + bias)."""
-        for part in self._chunks(len(x)):
-            y = self._convolve(x[part], out[part].reshape(-1, len(self.bias)))
-            np.maximum(y, 0, out=y)
-
-    def _backward_chunk(self, x: np.ndarray, g: np.ndarray, dx: np.ndarray | None) -> None:
-        """Add one chunk's kernel and bias gradients from g = d loss/d pre-activation (m·OH·OW, O);
-        with ``dx``, also fill d loss/d x, masked by ReLU' of x (the ReLU output of the layer below)."""
-        patches = im2col(x, self._patches)
-        self.grad_kernel += np.matmul(patches.T, g, out=self._partial)
-        self.grad_bias += np.matmul(self._ones[:len(g)], g)
-        if dx is not None:
-            col2im_(g, self.kernel, dx, self._dx_part)
-            dx *= x > 0  # while this chunk is in cache
-
-    def _output_gradient(self, g: np.ndarray, part: slice) -> np.ndarray:
-        """d loss/d pre-activation of chunk ``part`` as (m·OH·OW, O), from backward's ``g``."""
-        return g[part].reshape(-1, len(self.bias))
-
-    def backward(self, x: np.ndarray, g: np.ndarray, dx: np.ndarray | None) -> None:
-        """Kernel and bias gradients from g = d loss/d pre-activation (n, OH, OW, O); with ``dx``,
-        also d loss/d x (see _backward_chunk)."""
-        self.grad_kernel.fill(0)
-        self.grad_bias.fill(0)
-        for part in self._chunks(len(x)):
-            self._backward_chunk(x[part], self._output_gradient(g, part), None if dx is None else dx[part])
-
-    def params_and_grads(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        return [self.kernel, self.bias], [self.grad_kernel, self.grad_bias]
-
-    def weights(self) -> list[np.ndarray]:
-        return [kernel_from_matrix(self.kernel, self.channels_in), self.bias.copy()]
-
-
-class ConvPoolLayer(ConvLayer):
-    """A ConvLayer with a 2x2 max pool fused in, as tensorgrad fuses conv2d+relu+max_pool2d: each
-    chunk's convolution is pooled while it is in cache and never stored whole; ReLU comes after
-    the max, on a quarter of the values (they commute). Forward keeps the index of each window's
-    first maximum, which gets the gradient as in PyTorch. An equality mask (this step's former
-    rule) was no faster (W4 tensorgrad/numpy 1.04 twice with it, 1.07-1.09 after) and gives every
-    tied maximum the whole gradient: wrong, and ties are common on real images (blank margins give
-    constant convolution outputs: 37% of the positive pooled outputs of 128 MNIST images)."""
-
-    OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))  # a 2x2 window's pixels, row-major: index 0-3
-
-    def __init__(self, weight: np.ndarray, bias: np.ndarray, image: int) -> None:
-        super().__init__(weight, bias, image)
-        side, pooled = image - 2, (image - 2) // 2
-        self._conv = np.empty((self.chunk, side, side, len(self.bias)), DTYPE)  # one chunk, or its gradient
-        self._greater = np.empty((self.chunk, pooled, pooled, len(self.bias)), bool)
-        self._index = np.empty((self.chunk, pooled, pooled, len(self.bias)), np.uint8)
-
-    def forward(self, x: np.ndarray, pooled: np.ndarray, first: np.ndarray) -> None:
-        """pooled (n, OH/2, OW/2, O) = relu(maxpool(conv(x) + bias)); ``first`` (same shape, uint8)
-        the index of each window's first maximum in OFFSETS. Backward reads both."""
-        self._pooled, self._first = pooled, first
-        for part in self._chunks(len(x)):
-            m = part.stop - part.start
-            conv = self._conv[:m]
-            self._convolve(x[part], conv.reshape(-1, len(self.bias)))
-            windows, out, index = pool_windows(conv), pooled[part], first[part]
-            greater, taken = self._greater[:m], self._index[:m]
-            # a running max, where a later pixel takes over only if strictly greater (a tie stays
-            # with the first); as k grows, index = max(index, k·[taken over])
-            np.copyto(out, windows[:, :, 0, :, 0])
-            index.fill(0)
-            for k, (i, j) in enumerate(self.OFFSETS[1:], start=1):
-                np.greater(windows[:, :, i, :, j], out, out=greater)
-                np.multiply(greater, np.uint8(k), out=taken)
-                np.maximum(index, taken, out=index)
-                np.maximum(out, windows[:, :, i, :, j], out=out)
-            np.maximum(out, 0, out=out)
-
-    def _output_gradient(self, g: np.ndarray, part: slice) -> np.ndarray:
-        """The chunk's convolution gradient from g = d loss/d pooled (n, OH/2, OW/2, O): through
-        ReLU (0 where the pooled output is 0), then to each window's first maximum."""
-        m = part.stop - part.start
-        dconv, hit = self._conv[:m], self._greater[:m]
-        windows, dpool = pool_windows(dconv), g[part] * (self._pooled[part] > 0)
-        for k, (i, j) in enumerate(self.OFFSETS):
-            np.equal(self._first[part], k, out=hit)
-            np.multiply(dpool, hit, out=windows[:, :, i, :, j])
-        return dconv.reshape(-1, len(self.bias))
-
-
-class NumpyCNN:
-    """Hand-written CNN step: a ConvLayer, a ConvPoolLayer (im2col GEMMs, col2im backward, the
-    pool fused into the second conv's chunks) and the dense head as a NumpyMLP."""
-    name = "numpy"
-
-    def __init__(self, spec: CNNSpec, weights: list[np.ndarray], lr: float = LR) -> None:
-        conv1_w, conv1_b, conv2_w, conv2_b, fc1_w, *head = weights
-        self.spec, self.lr = spec, DTYPE(lr)
-        self.conv1 = ConvLayer(conv1_w, conv1_b, spec.image)
-        self.conv2 = ConvPoolLayer(conv2_w, conv2_b, spec.image - 2)
-        c2, p = spec.channels[1], spec.pooled
-        # fc1 reads PyTorch's (c, h, w) flatten order; here the features are flattened (h, w, c)
-        fc1_hwc = fc1_w.reshape(-1, c2, p, p).transpose(0, 2, 3, 1).reshape(fc1_w.shape[0], -1)
-        self.head = NumpyMLP(MLPSpec((spec.flat, spec.hidden, spec.classes)), [fc1_hwc, *head], lr)
-        self._buffers: dict[int, SimpleNamespace] = {}
-
-    def prepare(self, batches: list) -> list:
-        return batches
-
-    def _buffers_for(self, n: int) -> SimpleNamespace:
-        if n not in self._buffers:
-            (c1, c2), s, p = self.spec.channels, self.spec.image, self.spec.pooled
-            self._buffers[n] = SimpleNamespace(
-                a1=np.empty((n, s - 2, s - 2, c1), DTYPE), d1=np.empty((n, s - 2, s - 2, c1), DTYPE),
-                pooled=np.empty((n, p, p, c2), DTYPE), first=np.empty((n, p, p, c2), np.uint8))
-        return self._buffers[n]
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        buffers = self._buffers_for(len(x))
-        self.conv1.forward(x.transpose(0, 2, 3, 1), buffers.a1)  # NCHW with C = 1 -> NHWC: a view
-        self.conv2.forward(buffers.a1, buffers.pooled, buffers.first)
-        return self.head.forward(buffers.pooled.reshape(len(x), -1))
-
-    def backward(self, x: np.ndarray, labels: np.ndarray) -> np.floating:
-        buffers = self._buffers_for(len(x))
-        loss, dflat = self.head.backward(buffers.pooled.reshape(len(x), -1), labels, input_grad=True)
-        self.conv2.backward(buffers.a1, dflat.reshape(buffers.pooled.shape), buffers.d1)  # g: d loss/d pooled
-        self.conv1.backward(x.transpose(0, 2, 3, 1), buffers.d1, None)  # no gradient for the images
-        return loss
-
-    def update(self) -> None:
-        self.head.update()
-        for conv in (self.conv1, self.conv2):
-            sgd_update_(*conv.params_and_grads(), self.lr)
-
-    def step(self, x: np.ndarray, labels: np.ndarray) -> np.floating:
-        self.forward(x)
-        loss = self.backward(x, labels)
-        self.update()
-        return loss
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x)
-
-    def weights(self) -> list[np.ndarray]:
-        c2, p = self.spec.channels[1], self.spec.pooled
-        fc1_hwc, *head = self.head.weights()
-        fc1 = fc1_hwc.reshape(-1, p, p, c2).transpose(0, 3, 1, 2).reshape(fc1_hwc.shape[0], -1)
-        return self.conv1.weights() + self.conv2.weights() + [np.ascontiguousarray(fc1), *head]
-
-
+# ------------------------------------------------------------------------ the implementations
 def numpy_impl(spec: MLPSpec | CNNSpec, weights: list[np.ndarray], lr: float = LR) -> NumpyMLP | NumpyCNN:
+    """The hand-written NumPy step for ``spec`` (baselines/numpy_mlp.py or numpy_cnn.py)."""
     return NumpyMLP(spec, weights, lr) if isinstance(spec, MLPSpec) else NumpyCNN(spec, weights, lr)
 
 
@@ -684,7 +224,7 @@ def implementations(spec: MLPSpec | CNNSpec, torch: Any, lr: float = LR, seed: i
     if threads and TensorgradThreadsImpl.available(TensorgradImpl.package):
         impls.append(TensorgradThreadsImpl(spec, weights, lr))
     if torch is not None:
-        impls.append(TorchImpl(spec, weights, lr))
+        impls.append(TorchImpl(build_sequential(torch.nn, spec), weights, lr))
     return impls
 
 

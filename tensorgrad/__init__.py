@@ -13,23 +13,22 @@ Arrays follow NumPy's conventions (axis=, keepdims=, broadcasting); ``tg.nn`` an
 follow PyTorch's.
 """
 from ._version import __version__
-from . import memory  # keeps freed array memory for reuse (see tensorgrad.memory)
-from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .errors import TensorgradError
+from .autograd import Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import (
-    Tensor, arange, eye, from_numpy, full, full_like, manual_seed, ones, ones_like, rand, rand_like,
-    randn, randn_like, tensor, zeros, zeros_like,
+    Tensor, arange, concatenate, eye, from_numpy, full, full_like, manual_seed, maximum, minimum, ones,
+    ones_like, rand, rand_like, randn, randn_like, stack, tensor, where, zeros, zeros_like,
 )
-from .ops import concatenate, maximum, minimum, stack, where
 from .check import GradcheckResult, gradcheck
-from . import parallel
-from .parallel import get_num_threads, set_num_threads
+from .speed import memory, parallel
+from .speed.parallel import get_num_threads, set_num_threads
 from . import data, nn, optim  # noqa: E402  (after the core they build on)
 from .trace import Trace, trace
 from .viz import draw, render
 from .compare import ActivationSite, GradReport, compare_grads
 
 __all__ = [
-    "__version__", "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
+    "__version__", "Tensor", "Function", "TensorgradError", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
     "ones_like", "full_like", "rand", "randn", "rand_like", "randn_like", "arange", "eye",
     "manual_seed", "set_num_threads", "get_num_threads", "detect_anomaly", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "where",
     "maximum", "minimum", "concatenate", "stack", "gradcheck", "GradcheckResult", "nn", "optim",

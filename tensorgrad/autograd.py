@@ -1,23 +1,41 @@
-"""The autograd engine: the op base class, grad mode, and the backward graph walk.
+"""The autograd engine: the op base class, and the graph walk that is the chain rule.
 
-Every op is a :class:`Function` subclass that shows, in one place, its ``forward`` (NumPy arrays in,
-an array out), its ``backward`` (the upstream gradient in, one gradient per input out) and its
-``formula`` (the derivative rule as a string -- the single source that the trace and the graph
-drawing print). Calling ``SomeOp.apply(*inputs)`` runs the forward and, when any input requires a
-gradient, records the op as a node of the graph.
+Read this file first. It has three parts:
 
-``backward_graph`` walks that graph from a root in reverse topological order, iteratively (no
-recursion: a 100,000-op chain works), and hands each node the sum of the gradients of its output.
+1. **The op.** Every op is a :class:`Function` subclass that shows, in one place, its ``forward``
+   (NumPy arrays in, an array out), its ``backward`` (the gradient of the output in, one gradient
+   per input out) and its ``formula`` (the derivative rule as a string, which ``tg.trace`` and
+   ``tg.draw`` print). ``SomeOp.apply(*inputs)`` runs the forward and, when an input requires a
+   gradient, records the op as a *node* of the graph: the node keeps its inputs, and the output
+   tensor keeps the node as its ``grad_fn``.
+2. **Fitting a gradient to its input.** An op's backward returns each input's gradient in the
+   shape the op computed with, after NumPy broadcasting. The engine sums it back to the input's
+   own shape and casts it to the input's dtype (:func:`fit_gradient`), so ``Add.backward`` is
+   just ``return g, g``.
+3. **The walk.** ``loss.backward()`` calls :func:`backward_graph`, which visits the nodes in
+   reverse topological order (each after every node that used its output), hands each node the
+   sum of the gradients of its output, and adds what reaches a leaf into ``leaf.grad``.
+
+The path from ``loss.backward()`` to ``Mul.backward``::
+
+    Tensor.backward (tensor.py)  ->  backward_graph  ->  for node in reverse_topological_order(...)
+    ->  run_backward(node, g)  ->  node.backward(g)  (Mul.backward, ops/elementwise.py)
+    ->  fit_gradient(...) per input  ->  pending[parent] += ..., or accumulate_leaf(...)
+
+Also here: grad mode (``no_grad``) and anomaly mode (``detect_anomaly``).
 """
 from __future__ import annotations
 
 import contextlib
-import importlib
 import operator
+import os
 import time
+import traceback
 from typing import Any, Callable, Iterator
 
 import numpy as np
+
+from .errors import GraphError, TensorgradError, error_like
 
 __all__ = [
     "Function",
@@ -25,10 +43,11 @@ __all__ = [
     "enable_grad",
     "set_grad_enabled",
     "is_grad_enabled",
-    "unbroadcast",
     "backward_graph",
+    "reverse_topological_order",
+    "fit_gradient",
+    "unbroadcast",
     "detect_anomaly",
-    "renamed_error",
 ]
 
 # ----------------------------------------------------------------------------------- grad mode
@@ -74,35 +93,48 @@ class enable_grad(set_grad_enabled):
         super().__init__(True)
 
 
-# ------------------------------------------------------------------------------- broadcasting
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """Sum ``grad`` back down to an input's ``shape`` (undoing NumPy broadcasting) in its ``dtype``.
-
-    Forward broadcasting copies an input along new leading axes and along axes of length 1; each
-    copy received a gradient, so backward adds them up. Every binary op uses this one helper.
-    """
-    if grad.shape != shape:
-        extra = grad.ndim - len(shape)
-        if extra:
-            grad = grad.sum(axis=tuple(range(extra)))
-        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-        if stretched:
-            grad = grad.sum(axis=stretched, keepdims=True)
-    if grad.dtype != dtype:
-        # e.g. a float32 input combined with a float64 array: its gradient stays float32
-        grad = grad.astype(dtype)
-    return grad
-
-
 # ------------------------------------------------------------------------------------ the op
+# Function.apply runs for every op of every training step, so it alone is written for speed, with
+# C-level helpers instead of Python loops: map() with these attribute getters, and `True in`.
+_get_data = operator.attrgetter("data")
+_get_requires_grad = operator.attrgetter("_requires_grad")
+_get_version = operator.attrgetter("_version")
+_new_node = object.__new__  # a node without calling __init__ (Function has none to call)
+
+#: The class apply() wraps op outputs in. tensor.py sets it to Tensor when it defines the class:
+#: this module sits below tensor.py (Tensor's methods call the ops, which subclass Function), so
+#: it does not import it.
+Tensor: Any = None
+
+
 class Function:
-    """Base class of every op: subclasses define ``name``, ``formula``, ``forward``, ``backward``.
+    """Base class of every op: a subclass defines ``formula``, ``forward`` and ``backward``.
 
     ``forward(self, *arrays, **options)`` receives the inputs' ndarrays and returns the output
     ndarray; it keeps what backward needs with ``self.save(...)`` (or plain attributes for shapes
-    and options). ``backward(self, grad)`` returns one gradient per input, each of that input's
-    shape and dtype, or ``None`` for an input that needs none (see ``self.needs_input_grad``).
-    Backward never writes into ``grad``: the engine may hand the same array to several places.
+    and options). ``backward(self, g)`` receives ``g``, the gradient of the loss with respect to
+    the output, and returns one gradient per input (a tuple; a single array for a one-input op),
+    or ``None`` for an input that needs none (``self.needs_input_grad`` says which do). Each
+    gradient may have the broadcast shape the op computed with: the engine sums it back to the
+    input's shape and casts it to the input's dtype. Backward never writes into ``g``: the
+    engine may hand the same array to several places.
+
+    ``name`` defaults to the class name in lower case.
+
+    Example, a custom op (see examples/custom_op.py)::
+
+        class Cube(tg.Function):
+            formula = "∂a = g·3a²"
+
+            def forward(self, a):
+                self.save(a)
+                return a ** 3
+
+            def backward(self, g):
+                (a,) = self.saved
+                return g * 3 * a ** 2
+
+        y = Cube.apply(x)          # a Tensor, recorded for backward
     """
 
     name: str = "function"
@@ -115,33 +147,39 @@ class Function:
     freed: bool = False
     created_at: str = ""  # the user's line that made this op's output (anomaly mode only)
     output_ref: Any = None  # weakref to the output Tensor (no reference cycle): names for trace/draw
+    fused: tuple[str, ...] = ()  # the ops this one node computes, when it fuses several ("linear", "relu")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__.lower()
 
     def save(self, *arrays: Any) -> None:
         """Keep arrays for backward; they are released after backward unless retain_graph=True."""
         self.saved = arrays
 
     def forward(self, *arrays: np.ndarray, **options: Any) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    def backward(self, grad: np.ndarray) -> tuple:  # pragma: no cover
-        raise NotImplementedError
+    def backward(self, g: np.ndarray) -> Any:  # pragma: no cover
+        raise NotImplementedError(f"{type(self).__name__} must define backward()")
 
     @classmethod
-    def apply(cls, *inputs: Any, **options: Any):
-        """Run the op on Tensors / arrays / numbers and return a Tensor, recording it if needed."""
-        # This runs for every op: plain loops and C-level map() keep its Python cost low.
+    def apply(cls, *inputs: Any, **options: Any) -> Any:
+        """Run the op on Tensors, ndarrays or numbers and return a Tensor; record the op as a node
+        of the graph when grad mode is on and an input requires a gradient."""
         for x in inputs:
-            if not isinstance(x, _Tensor):
+            if not isinstance(x, Tensor):
                 inputs = _wrap_inputs(inputs)
                 break
-        node = _new_object(cls)
+        node = _new_node(cls)
         try:
             out = node.forward(*map(_get_data, inputs), **options)
-        except (ValueError, TypeError, IndexError) as err:
-            if str(err).startswith(cls.name + ":"):
-                raise  # already a message of ours
+        except TensorgradError:
+            raise  # already names the op and what was wrong
+        except (ValueError, TypeError, IndexError) as err:  # NumPy's, or a custom op's own
             detail = ", ".join(f"{t.shape} {t.dtype}" for t in inputs)
-            raise renamed_error(err, f"{cls.name}: cannot apply to inputs of shapes/dtypes [{detail}]: {err}") from None
+            raise error_like(err, f"{cls.name}: cannot apply to inputs of shapes/dtypes [{detail}]: {err}") from err
         if _anomaly_mode:
             _check_finite(node, "forward output", out)
         if _grad_enabled:
@@ -153,20 +191,11 @@ class Function:
                 node.input_versions = tuple(map(_get_version, inputs))
                 if _anomaly_mode:
                     node.created_at = _user_line()
-                return _Tensor._from_op(out, node)
-        return _Tensor._from_op(out, None)
+                return Tensor._from_op(out, node)
+        return Tensor._from_op(out, None)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} backward>"
-
-
-def renamed_error(err: Exception, message: str) -> Exception:
-    """``err``'s kind of exception with our ``message`` (which names the op and its inputs).
-
-    NumPy's own subclasses (its ufunc errors, AxisError) take other constructor arguments, so
-    they become the built-in class they derive from: TypeError, ValueError or IndexError."""
-    kind = next(k for k in type(err).__mro__ if k.__module__ == "builtins")
-    return kind(message)
 
 
 def _wrap_inputs(inputs: tuple) -> tuple:
@@ -175,25 +204,158 @@ def _wrap_inputs(inputs: tuple) -> tuple:
     A Python number takes the dtype NumPy gives it beside the op's array inputs, so that
     ``x * 0.5`` stays float32 for a float32 ``x`` and float64 for a float64 ``x``.
     """
-    like = None
-    for x in inputs:
-        if isinstance(x, _Tensor):
-            like = x.data
-            break
-        if isinstance(x, np.ndarray):
-            like = x
-            break
-    return tuple([x if isinstance(x, _Tensor) else _Tensor._constant(x, like) for x in inputs])
+    like = next((x.data if isinstance(x, Tensor) else x for x in inputs if isinstance(x, (Tensor, np.ndarray))), None)
+    return tuple(x if isinstance(x, Tensor) else Tensor._constant(x, like) for x in inputs)
 
 
-def _shares_memory_with(saved: tuple, array: np.ndarray) -> bool:
-    """Whether one of the ``saved`` arrays is ``array`` or a view of the same memory (such as the
-    channels-last transpose that conv2d keeps of its input)."""
-    owner = array if array.base is None else array.base
-    for s in saved:
-        if isinstance(s, np.ndarray) and (s is owner or s.base is owner):
-            return True
-    return False
+# --------------------------------------------------------- fitting a gradient to its input
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` back down to ``shape``, undoing NumPy broadcasting.
+
+    Forward broadcasting copied an input along new leading axes and along its axes of length 1;
+    each copy received a gradient, so backward adds them up.
+    """
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and i < grad.ndim and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def fit_gradient(node: Function, index: int, grad: Any) -> np.ndarray:
+    """The gradient ``node.backward`` returned for its input ``index``, in that input's shape
+    and dtype: summed over the axes broadcasting added, cast to the input's dtype. An op that
+    returns a gradient which cannot be its input's (a bug in a custom op) is named here."""
+    array = node.inputs[index].data
+    if type(grad) is not np.ndarray:  # NumPy gives scalars, not 0-d arrays, for 0-d arithmetic
+        grad = np.asarray(grad)
+    if grad.shape != array.shape:
+        fitted = unbroadcast(grad, array.shape)
+        if fitted.shape != array.shape:
+            raise GraphError(f"{node.name}: backward returned a gradient of shape {grad.shape} for input "
+                                f"{index}, of shape {array.shape}: it must be that shape, or broadcast to it")
+        grad = fitted
+    if grad.dtype != array.dtype:  # e.g. a float32 weight used with float64 data
+        grad = grad.astype(array.dtype)
+    return grad
+
+
+# ------------------------------------------------------------------------------ the graph walk
+def backward_graph(root: Any, grad: np.ndarray, retain_graph: bool = False) -> None:
+    """Propagate ``grad`` (d loss / d root) from ``root`` to every leaf that requires a gradient.
+
+    The chain rule, node by node: each node receives the gradient of its output (summed over
+    every node that used it), its ``backward`` turns that into its inputs' gradients, and those
+    go on to the nodes that made the inputs, or into ``.grad`` for a leaf.
+    """
+    handed_out: set[int] = set()  # gradient arrays already given to a leaf (see accumulate_leaf)
+    if root.grad_fn is None:  # backward on a leaf: d root / d root = grad
+        accumulate_leaf(root, grad, handed_out)
+        return
+    pending = {root.grad_fn: grad}  # node -> d loss / d (its output), summed so far
+    for node in reverse_topological_order(root.grad_fn):
+        grad_out = pending.pop(node, None)
+        if grad_out is None:
+            continue  # no gradient reached this node (its output only led to constants)
+        for tensor, grad_in in zip(node.inputs, run_backward(node, grad_out, retain_graph)):
+            if grad_in is None:
+                continue
+            parent = tensor.grad_fn
+            if parent is None:
+                accumulate_leaf(tensor, grad_in, handed_out)
+            elif parent in pending:
+                pending[parent] = pending[parent] + grad_in  # a new array: grad_in may be shared
+            else:
+                pending[parent] = grad_in
+
+
+def reverse_topological_order(root: Function) -> Iterator[Function]:
+    """Yield every node reachable from ``root``, each one only after every node that used its
+    output: then, when a node's turn comes, the gradient of its output is complete.
+
+    Kahn's algorithm on the reversed graph: count each node's consumers, start from the root, and
+    a node becomes ready when its last consumer has been visited. Iterative, so a 100,000-op
+    chain needs no recursion.
+    """
+    consumers = _count_consumers(root)
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        yield node
+        for tensor in node.inputs:
+            parent = tensor.grad_fn
+            if parent is not None:
+                consumers[parent] -= 1
+                if consumers[parent] == 0:
+                    ready.append(parent)
+
+
+def _count_consumers(root: Function) -> dict[Function, int]:
+    """For every node reachable from root, how many edges lead into it from its consumers."""
+    consumers = {root: 0}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for tensor in node.inputs:
+            parent = tensor.grad_fn
+            if parent is None:
+                continue
+            if parent in consumers:
+                consumers[parent] += 1
+            else:
+                consumers[parent] = 1
+                stack.append(parent)
+    return consumers
+
+
+def run_backward(node: Function, grad_out: np.ndarray, retain_graph: bool) -> list[np.ndarray | None]:
+    """``node.backward(grad_out)``, with the engine's checks around it; returns one gradient per
+    input, fitted to it (see fit_gradient), or None for an input that requires none.
+
+    Before: the graph was not freed by an earlier backward, and no array the node saved has been
+    changed in place. After: NaN/Inf checks (in detect_anomaly), the tracer's observer (tg.trace),
+    and freeing the saved arrays (unless retain_graph).
+    """
+    if node.freed:
+        raise GraphError(f"backward: the graph through op '{node.name}' was already freed by an earlier "
+                            "backward(); call backward(retain_graph=True) the first time if you need to run "
+                            "backward through it again")
+    if node.saved:
+        _check_versions(node)
+    started = time.perf_counter() if _step_observer is not None else 0.0
+    raw = node.backward(grad_out)
+    if not isinstance(raw, (tuple, list)):
+        raw = (raw,)  # a one-input op may return its gradient alone
+    if len(raw) != len(node.inputs):
+        raise GraphError(f"{node.name}: backward returned {len(raw)} gradient(s) for {len(node.inputs)} input(s)")
+    grads_in = [None if g is None or not needed else fit_gradient(node, i, g)
+                for i, (g, needed) in enumerate(zip(raw, node.needs_input_grad))]
+    if _anomaly_mode:
+        for g in grads_in:
+            _check_finite(node, "gradient (backward)", g)
+    if _step_observer is not None:
+        _step_observer(node, grad_out, grads_in, time.perf_counter() - started)
+    if not retain_graph:
+        node.saved = None
+        node.freed = True
+    return grads_in
+
+
+def accumulate_leaf(tensor: Any, grad: np.ndarray, handed_out: set[int]) -> None:
+    """Add ``grad`` into a leaf's ``.grad`` (gradients accumulate, as in PyTorch).
+
+    The first gradient is stored as it is, unless it is a view, read-only (a broadcast) or
+    already stored in another leaf: then a copy, so that no two ``.grad`` share memory.
+    """
+    if tensor.grad is None:
+        if grad.base is not None or not grad.flags.writeable or id(grad) in handed_out:
+            grad = grad.copy(order="K")
+        handed_out.add(id(grad))
+        tensor.grad = grad
+    else:
+        tensor.grad = tensor.grad + grad
 
 
 def _check_versions(node: Function) -> None:
@@ -203,18 +365,40 @@ def _check_versions(node: Function) -> None:
     tensors' memory the op saved is worked out here, and only when a version has moved."""
     output = node.output_ref() if node.output_ref is not None else None
     if tuple(map(_get_version, node.inputs)) == node.input_versions and (output is None or not output._version):
-        return  # nothing changed: the common case, checked at C speed
+        return  # nothing changed: the common case
     watched = list(zip(node.inputs, node.input_versions))
     if output is not None:
         watched.append((output, 0))
     for tensor, version in watched:
         if tensor._version != version and _shares_memory_with(node.saved, tensor.data):
             name = f" '{tensor.name}'" if tensor.name else ""
-            raise RuntimeError(
+            raise GraphError(
                 f"backward: a tensor{name} of shape {tensor.shape} that op '{node.name}' saved for backward "
                 f"was changed in place afterwards (version {version} -> {tensor._version}), so its "
                 "gradient would be wrong. Run backward() before updating it (e.g. before optimizer.step()), "
                 "or make a new tensor (x = x + 1) instead of changing it in place (x += 1)")
+
+
+def _shares_memory_with(saved: tuple, array: np.ndarray) -> bool:
+    """Whether one of the ``saved`` arrays is ``array`` or a view of the same memory (such as the
+    channels-last transpose that conv2d keeps of its input)."""
+    owner = array if array.base is None else array.base
+    return any(isinstance(s, np.ndarray) and (s is owner or s.base is owner) for s in saved)
+
+
+# A tracer (tensorgrad.teach.trace) sets this to a callable(node, grad_out, grads_in, seconds).
+_step_observer: Callable[..., None] | None = None
+
+
+@contextlib.contextmanager
+def observe_backward(observer: Callable[..., None]) -> Iterator[None]:
+    """Call ``observer(node, grad_out, grads_in, seconds)`` after each backward step (for tracing)."""
+    global _step_observer
+    previous, _step_observer = _step_observer, observer
+    try:
+        yield
+    finally:
+        _step_observer = previous
 
 
 # ------------------------------------------------------------------------------ anomaly mode
@@ -242,9 +426,6 @@ class detect_anomaly(contextlib.ContextDecorator):
 
 def _user_line() -> str:
     """'file:line: code' of the innermost frame outside tensorgrad (where the user made the op)."""
-    import os
-    import traceback
-
     package = os.path.dirname(os.path.abspath(__file__))
     for frame in reversed(traceback.extract_stack()[:-1]):
         if not os.path.abspath(frame.filename).startswith(package + os.sep):
@@ -261,114 +442,3 @@ def _check_finite(node: Function, what: str, array: Any) -> None:
         raise FloatingPointError(f"detect_anomaly: op '{node.name}' produced {bad} in its {what} "
                                  f"(shape {array.shape}); the tensor was created at {where}")
 
-
-# ------------------------------------------------------------------------------ the graph walk
-# A tracer (tensorgrad.trace) sets this to a callable(node, grad_out, grads_in, seconds); None = off.
-_step_observer: Callable[..., None] | None = None
-
-
-def _freed_error(node: Function) -> RuntimeError:
-    return RuntimeError(
-        f"backward: the graph through op '{node.name}' was already freed by an earlier backward(); "
-        "call backward(retain_graph=True) the first time if you need to run backward through it again"
-    )
-
-
-def _count_consumers(root: Function) -> dict[Function, int]:
-    """For every node reachable from root, how many edges lead into it from its consumers."""
-    consumers = {root: 0}
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        for t in node.inputs:
-            parent = t.grad_fn
-            if parent is not None:
-                if parent in consumers:
-                    consumers[parent] += 1
-                else:
-                    consumers[parent] = 1
-                    stack.append(parent)
-    return consumers
-
-
-def _accumulate_leaf(tensor, grad: np.ndarray, handed_out: set[int]) -> None:
-    """Add ``grad`` into a leaf's ``.grad``, never sharing one buffer between two leaves."""
-    if tensor.grad is None:
-        if grad.base is not None or not grad.flags.writeable or id(grad) in handed_out:
-            grad = grad.copy(order="K")  # a view, a broadcast or an array another leaf holds
-        handed_out.add(id(grad))
-        tensor.grad = grad
-    else:
-        tensor.grad = tensor.grad + grad
-
-
-def backward_graph(root, grad: np.ndarray, retain_graph: bool = False) -> None:
-    """Propagate ``grad`` (d loss / d root) from ``root`` to every leaf that requires a gradient.
-
-    Nodes are processed only once all their consumers have contributed (Kahn's algorithm on the
-    reversed graph), so each node's ``backward`` sees the full gradient of its output. The order
-    of processing is a reverse topological order of the graph.
-    """
-    handed_out: set[int] = set()
-    root_node = root.grad_fn
-    if root_node is None:  # backward on a leaf: d root / d root = grad
-        _accumulate_leaf(root, grad, handed_out)
-        return
-    consumers = _count_consumers(root_node)
-    pending = {root_node: grad}
-    ready = [root_node]
-    observer = _step_observer
-    while ready:
-        node = ready.pop()
-        grad_out = pending.pop(node, None)
-        grads_in = None
-        if grad_out is not None:
-            if node.freed:
-                raise _freed_error(node)
-            if node.saved:
-                _check_versions(node)
-            started = time.perf_counter() if observer is not None else 0.0
-            grads_in = node.backward(grad_out)
-            if _anomaly_mode:
-                for g in grads_in:
-                    _check_finite(node, "gradient (backward)", g)
-            if observer is not None:
-                observer(node, grad_out, grads_in, time.perf_counter() - started)
-            if not retain_graph:
-                node.saved = None
-                node.freed = True
-        if grads_in is None:  # the node got no gradient: its inputs get none from it either
-            grads_in = (None,) * len(node.inputs)
-        for t, g in zip(node.inputs, grads_in):
-            parent = t.grad_fn
-            if parent is None:
-                if g is not None and t._requires_grad:
-                    _accumulate_leaf(t, g, handed_out)
-                continue
-            if g is not None:
-                earlier = pending.get(parent)
-                pending[parent] = g if earlier is None else earlier + g
-            remaining = consumers[parent] - 1
-            consumers[parent] = remaining
-            if not remaining:
-                ready.append(parent)
-
-
-@contextlib.contextmanager
-def observe_backward(observer: Callable[..., None]) -> Iterator[None]:
-    """Call ``observer(node, grad_out, grads_in, seconds)`` after each backward step (for tracing)."""
-    global _step_observer
-    previous, _step_observer = _step_observer, observer
-    try:
-        yield
-    finally:
-        _step_observer = previous
-
-
-# Looked up last: Tensor's methods use this module, and this module builds Tensors in apply().
-# (By module path: the package attribute `tensorgrad.tensor` is the tg.tensor() function.)
-_Tensor = importlib.import_module(__package__ + ".tensor").Tensor
-_new_object = object.__new__
-_get_data = operator.attrgetter("data")
-_get_requires_grad = operator.attrgetter("_requires_grad")
-_get_version = operator.attrgetter("_version")

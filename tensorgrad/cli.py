@@ -164,7 +164,7 @@ def _thread_count(threads: int | str, model: Any) -> int:
     """--threads as a number: 'auto' is every usable CPU for a model with a convolution, else 1
     (measured on 2 cores: a CNN epoch 0.70 of its serial time, an MLP step at batch 128 1.4x)."""
     from tensorgrad import nn
-    from tensorgrad.parallel import usable_cpus
+    from tensorgrad.speed.parallel import usable_cpus
 
     cpus = usable_cpus()
     if threads != "auto":
@@ -189,7 +189,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from tensorgrad import manual_seed
-    from tensorgrad.parallel import num_threads
+    from tensorgrad.speed.parallel import num_threads
 
     recipe = _recipe(args.recipe)
     if args.optimizer and args.optimizer not in ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "lbfgs"):
@@ -336,7 +336,7 @@ def _plots(out: Path, history: Any, labels: np.ndarray, predicted: np.ndarray, x
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from tensorgrad import metrics
-    from tensorgrad.parallel import num_threads
+    from tensorgrad.speed.parallel import num_threads
     from tensorgrad.train import evaluate, predict
 
     model, data, dataset = _model_and_data(args)
@@ -352,7 +352,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from tensorgrad.checkpoint import save_predictions_csv
-    from tensorgrad.parallel import num_threads
+    from tensorgrad.speed.parallel import num_threads
     from tensorgrad.train import predict
 
     if Path(args.csv).resolve() == Path(args.checkpoint).resolve():

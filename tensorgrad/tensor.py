@@ -2,8 +2,10 @@
 
 ``t.data`` is a plain ``numpy.ndarray`` and ``t.grad`` is an ndarray of the same shape and dtype
 (or ``None``), so students can compare gradients with their hand-derived NumPy directly. Every
-operator and method records an op from ``tensorgrad.ops``; ``t.backward()`` runs the graph walk in
-``tensorgrad.autograd``.
+operator and method is one line that applies an op from ``tensorgrad.ops`` (``x * y`` is
+``Mul.apply(x, y)``); ``t.backward()`` runs the graph walk in ``tensorgrad.autograd``.
+
+Read after autograd.py: this file is the user's side of the engine.
 """
 from __future__ import annotations
 
@@ -15,6 +17,16 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from . import autograd
+from .errors import GraphError, InputError, InputTypeError, error_like
+from .ops._args import normalize_axis
+from .ops.elementwise import (
+    Abs, Add, Cast, Clip, Div, Exp, Gelu, Log, Maximum, Minimum, Mul, Neg, Pow, Relu, Sigmoid, Sqrt,
+    Sub, Tanh, Where,
+)
+from .ops.matmul import MatMul
+from .ops.reduce import Max, Mean, Min, Sum, Var
+from .ops.shape import Concatenate, GetItem, Reshape, Stack, Transpose
+from .ops.softmax import LogSoftmax, Softmax
 
 __all__ = [
     "Tensor",
@@ -33,6 +45,11 @@ __all__ = [
     "arange",
     "eye",
     "manual_seed",
+    "where",
+    "maximum",
+    "minimum",
+    "concatenate",
+    "stack",
 ]
 
 Axis = int | tuple[int, ...] | None
@@ -58,14 +75,14 @@ def _numeric(array: np.ndarray, data: Any) -> np.ndarray:
     """``array``, if it holds numbers (bool, integer, float, complex): a string or object array
     would only fail later, in some op, with a message about ufunc loops."""
     if array.dtype.kind not in "biufc":
-        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} of dtype {array.dtype}: "
-                        "tensors hold numbers")
+        raise InputTypeError(f"tensor: cannot make a tensor from {type(data).__name__} of dtype {array.dtype}: "
+                             "tensors hold numbers")
     return array
 
 
 def _check_can_require_grad(dtype: np.dtype) -> None:
     if dtype.kind != "f":
-        raise TypeError(
+        raise InputTypeError(
             f"tensor: requires_grad=True needs a floating-point dtype, got {dtype}: a gradient is a "
             "rate of change, and integer/bool values cannot change by small amounts. "
             "Convert first, e.g. tg.tensor(x.astype(np.float32), requires_grad=True)."
@@ -215,7 +232,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
-            raise ValueError(
+            raise InputError(
                 f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()"
             )
         return bool(self.data)
@@ -226,7 +243,7 @@ class Tensor:
     def item(self) -> float | int | bool:
         """The single value of a one-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
+            raise InputError(f"item: only one-element tensors can be converted, got shape {self.shape}")
         return self.data.item()
 
     def __float__(self) -> float:
@@ -261,22 +278,21 @@ class Tensor:
                 the same graph. By default they are freed, and a second backward raises.
         """
         if not self._requires_grad:
-            raise RuntimeError(
+            raise GraphError(
                 "backward: this tensor does not require grad and has no grad_fn: none of the tensors "
                 "it was computed from has requires_grad=True (or it was computed under no_grad())"
             )
         if grad is None:
             if self.data.size != 1:
-                raise RuntimeError(
+                raise GraphError(
                     f"backward: grad can be omitted only for a one-element output (a loss), this "
                     f"tensor has shape {self.shape}; pass backward(grad=...) of that shape"
                 )
-            grad_array = np.empty(self.data.shape, self.data.dtype)  # empty + fill: two C calls, np.ones is Python
-            grad_array.fill(1)
+            grad_array = np.ones(self.data.shape, self.data.dtype)  # d loss / d loss = 1
         else:
             grad_array = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad_array.shape != self.shape:
-                raise ValueError(
+                raise InputError(
                     f"backward: grad has shape {grad_array.shape} but the tensor has shape {self.shape}"
                 )
         autograd.backward_graph(self, grad_array, retain_graph=retain_graph)
@@ -334,7 +350,7 @@ class Tensor:
     # In-place operators change .data directly, as `w -= lr * w.grad` does in PyTorch under no_grad.
     def _in_place(self, ufunc: np.ufunc, other: ArrayLike, symbol: str) -> "Tensor":
         if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(
+            raise GraphError(
                 f"{symbol}: in-place change of a tensor that requires grad while the graph is being "
                 "recorded; wrap parameter updates in `with tg.no_grad():`, or write `x = x "
                 f"{symbol[0]} ...` to make a new tensor"
@@ -343,8 +359,8 @@ class Tensor:
         try:
             ufunc(self.data, value, out=self.data, casting="same_kind")
         except (ValueError, TypeError) as err:
-            raise autograd.renamed_error(err, f"{symbol}: cannot update a tensor of shape {self.shape} "
-                                         f"{self.dtype} with {np.shape(value)} {np.result_type(value)}: {err}") from None
+            raise error_like(err, f"{symbol}: cannot update a tensor of shape {self.shape} "
+                                  f"{self.dtype} with {np.shape(value)} {np.result_type(value)}: {err}") from err
         self._version += 1
         return self
 
@@ -366,8 +382,8 @@ class Tensor:
         try:
             return Tensor._from_op(ufunc(self.data, value), None)
         except (ValueError, TypeError) as err:
-            raise autograd.renamed_error(err, f"{ufunc.__name__}: cannot compare {self.shape} {self.dtype} with "
-                                              f"{np.shape(value)} {np.result_type(value)}: {err}") from None
+            raise error_like(err, f"{ufunc.__name__}: cannot compare {self.shape} {self.dtype} with "
+                                  f"{np.shape(value)} {np.result_type(value)}: {err}") from err
 
     def __lt__(self, other: ArrayLike) -> "Tensor":
         return self._compare(other, np.less)
@@ -462,8 +478,8 @@ class Tensor:
         try:
             return Tensor._from_op(find(self.data, axis=axis), None)
         except (ValueError, TypeError, IndexError) as err:
-            raise autograd.renamed_error(err, f"{find.__name__}: cannot apply along axis={axis} to a tensor of "
-                                              f"shape {self.shape} {self.dtype}: {err}") from None
+            raise error_like(err, f"{find.__name__}: cannot apply along axis={axis} to a tensor of "
+                                  f"shape {self.shape} {self.dtype}: {err}") from err
 
     # --------------------------------------------------------------------------------- shape
     def reshape(self, *shape: int | Sequence[int]) -> "Tensor":
@@ -482,22 +498,23 @@ class Tensor:
         """Merge axes ``start..end`` into one (default: all, giving 1-D as NumPy's ``flatten``);
         ``x.flatten(start=1)`` turns a batch of images (N, C, H, W) into rows (N, C*H*W)."""
         shape = self.shape
-        ndim = max(len(shape), 1)
-        for axis in (start, end):
-            if not -ndim <= axis < ndim:
-                raise ValueError(f"flatten: axis {axis} is out of range for shape {shape} (axes {-ndim} to {ndim - 1})")
-        first, last = start % ndim, end % ndim
+        first, last = normalize_axis("flatten", start, shape), normalize_axis("flatten", end, shape)
         if first > last:
-            raise ValueError(f"flatten: start axis {start} comes after end axis {end} for shape {shape}")
+            raise InputError(f"flatten: start axis {start} comes after end axis {end} for shape {shape}")
         merged = int(np.prod(shape[first:last + 1], dtype=np.int64))
         return Reshape.apply(self, shape=shape[:first] + (merged,) + shape[last + 1:])
 
     def __getitem__(self, index: Any) -> "Tensor":
+        # a Tensor used as an index (e.g. labels) means its values
+        if isinstance(index, tuple):
+            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        elif isinstance(index, Tensor):
+            index = index.data
         return GetItem.apply(self, index=index)
 
     def __setitem__(self, index: Any, value: ArrayLike) -> None:
         if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(
+            raise GraphError(
                 "setitem: assigning into a tensor that requires grad is not recorded by autograd; "
                 "do it under tg.no_grad(), or build the values with tg.where / tg.concatenate"
             )
@@ -505,8 +522,8 @@ class Tensor:
         try:
             self.data[index] = value
         except (ValueError, TypeError, IndexError) as err:
-            raise autograd.renamed_error(err, f"setitem: cannot assign {np.shape(value)} {np.result_type(value)} "
-                                              f"to [{index!r}] of a tensor of shape {self.shape} {self.dtype}: {err}") from None
+            raise error_like(err, f"setitem: cannot assign {np.shape(value)} {np.result_type(value)} "
+                                  f"to [{index!r}] of a tensor of shape {self.shape} {self.dtype}: {err}") from err
         self._version += 1
 
     # ----------------------------------------------------------------- softmax and friends
@@ -521,6 +538,11 @@ class Tensor:
     def matmul(self, other: ArrayLike) -> "Tensor":
         """``self @ other``, with NumPy's rules for 1-D operands and batch axes."""
         return MatMul.apply(self, other)
+
+
+# Ops return Tensors: the engine learns the class here. (autograd.py does not import this module,
+# which imports the ops, which import autograd: the layers only import downward.)
+autograd.Tensor = Tensor
 
 
 # ------------------------------------------------------------------------- creation helpers
@@ -552,9 +574,9 @@ def _shape_arg(shape: tuple, op: str) -> tuple[int, ...]:
     try:
         dims = tuple(operator.index(n) for n in dims)
     except TypeError:
-        raise TypeError(f"{op}: a shape is whole numbers, got {shape[0] if len(shape) == 1 else shape!r}") from None
+        raise InputTypeError(f"{op}: a shape is whole numbers, got {shape[0] if len(shape) == 1 else shape!r}") from None
     if any(n < 0 for n in dims):
-        raise ValueError(f"{op}: a shape cannot have negative sizes, got {dims}")
+        raise InputError(f"{op}: a shape cannot have negative sizes, got {dims}")
     return dims
 
 
@@ -633,7 +655,7 @@ def rand_like(t: ArrayLike, requires_grad: bool = False, *, dtype: Any = None) -
 def _random_dtype(op: str, like: ArrayLike, dtype: Any) -> np.dtype:
     chosen = np.dtype(dtype) if dtype is not None else _to_array(like, copy=False).dtype
     if chosen.kind != "f":
-        raise TypeError(f"{op}: random samples are floating point, but the tensor is {chosen}; pass "
+        raise InputTypeError(f"{op}: random samples are floating point, but the tensor is {chosen}; pass "
                         "dtype=np.float32 (or another float type)")
     return chosen
 
@@ -644,7 +666,7 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
     ``np.arange``: with ``stop`` omitted, from 0 up to ``start`` (``arange(5, step=2)`` is 0, 2, 4).
     Integer arguments give int64 (like NumPy and PyTorch), float arguments float32."""
     if step == 0:
-        raise ValueError(f"arange: step must not be 0 (start={start}, stop={stop})")
+        raise InputError(f"arange: step must not be 0 (start={start}, stop={stop})")
     array = np.arange(start, stop, step)  # NumPy reads stop=None as arange(0, start, step)
     if dtype is not None:
         array = array.astype(dtype)
@@ -658,11 +680,31 @@ def eye(n: int, m: int | None = None, dtype: Any = DEFAULT_DTYPE, requires_grad:
     return _make(np.eye(n, m, dtype=dtype), requires_grad)
 
 
-# The ops build Tensors, so they are imported after the class exists.
-from .ops.elementwise import (  # noqa: E402
-    Abs, Add, Cast, Clip, Div, Exp, Gelu, Log, Mul, Neg, Pow, Relu, Sigmoid, Sqrt, Sub, Tanh,
-)
-from .ops.matmul import MatMul  # noqa: E402
-from .ops.reduce import Max, Mean, Min, Sum, Var  # noqa: E402
-from .ops.shape import GetItem, Reshape, Transpose  # noqa: E402
-from .ops.softmax import LogSoftmax, Softmax  # noqa: E402
+
+
+# ------------------------------------------------------------------------ functions of several tensors
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise ``a`` where ``condition`` is true, else ``b`` (broadcasting, as ``np.where``)."""
+    if isinstance(condition, Tensor):
+        condition = condition.data
+    return Where.apply(condition, a, b)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise larger of ``a`` and ``b`` (ties split the gradient)."""
+    return Maximum.apply(a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise smaller of ``a`` and ``b`` (ties split the gradient)."""
+    return Minimum.apply(a, b)
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis, as ``np.concatenate``."""
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along a new axis, as ``np.stack``."""
+    return Stack.apply(*tensors, axis=axis)

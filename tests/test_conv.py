@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 import tensorgrad as tg
-from tensorgrad.ops import conv as conv_ops
-from tensorgrad.ops.conv import AvgPool2d, Conv2d, MaxPool2d, avg_pool2d, conv2d, max_pool2d
+from tensorgrad.nn.functional import avg_pool2d, conv2d, max_pool2d
+from tensorgrad.ops import _windows
+from tensorgrad.ops.conv import Conv2d
+from tensorgrad.ops.pool import AvgPool2d, MaxPool2d
 
 
 # ------------------------------------------------------- slow, obviously correct references
@@ -127,7 +129,7 @@ def test_conv2d_in_chunks_gives_the_same_values_and_gradients(monkeypatch, strid
     results = []
     # the whole batch at once; one image per chunk; 3 images, then a last chunk of 2
     for chunk_bytes in (1 << 30, 1, 3 * per_image):
-        monkeypatch.setattr(conv_ops, "CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(_windows, "CHUNK_BYTES", chunk_bytes)
         x.grad = w.grad = b.grad = None
         out = conv2d(x, w, b, stride=stride, padding=1)
         out.backward(g)
@@ -142,9 +144,9 @@ def test_the_cnns_convolutions_are_chunked_by_their_patches_and_their_output():
     # document 003's CNN at batch 128, float32: the second conv's patches (288 numbers a pixel)
     # bound its chunk to 6 images; the first conv's output (32 channels, wider than its 9-number
     # patches) bounds its chunk to 12 images, about 1 MB of output
-    assert conv_ops._chunk(24 * 24 * 288 * 4, 24 * 24 * 64 * 4) == 6
-    assert conv_ops._chunk(26 * 26 * 9 * 4, 26 * 26 * 32 * 4) == 12
-    assert conv_ops._chunk(10**9, 10**9) == 1  # at least one image
+    assert _windows.images_per_chunk(24 * 24 * 288 * 4, 24 * 24 * 64 * 4) == 6
+    assert _windows.images_per_chunk(26 * 26 * 9 * 4, 26 * 26 * 32 * 4) == 12
+    assert _windows.images_per_chunk(10**9, 10**9) == 1  # at least one image
 
 
 def test_a_conv_whose_output_is_wider_than_its_patches_is_chunked_by_its_output(monkeypatch):
@@ -158,11 +160,11 @@ def test_a_conv_whose_output_is_wider_than_its_patches_is_chunked_by_its_output(
     output_per_image = 16 * 6 * 6 * 8  # bytes; the patches take 9 * 6 * 6 * 8
     results = []
     for chunk_bytes in (1 << 30, 2 * output_per_image):  # the whole batch at once; 2, 2 and 1 images
-        monkeypatch.setattr(conv_ops, "OUTPUT_CHUNK_BYTES", chunk_bytes)  # the patches' bound: 1 GB
-        monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1 << 30)
+        monkeypatch.setattr(_windows, "OUTPUT_CHUNK_BYTES", chunk_bytes)  # the patches' bound: 1 GB
+        monkeypatch.setattr(_windows, "CHUNK_BYTES", 1 << 30)
         w.grad = b.grad = None
         out = conv2d(x, w, b, activation="relu")
-        assert out.grad_fn.geometry[-1] == chunk_bytes // output_per_image  # images per chunk
+        assert out.grad_fn.chunk == chunk_bytes // output_per_image  # images per chunk
         out.backward(g)
         results.append((out.data, w.grad, b.grad))
     for a, c in zip(*results):
@@ -230,7 +232,7 @@ def test_conv_output_is_channels_last_and_max_pooling_takes_the_tiled_path():
     x = tg.tensor(RNG.standard_normal((2, 3, 6, 6)), requires_grad=True)
     w = tg.tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
     h = conv2d(x, w)
-    assert conv_ops._is_channels_last(h.data) and not conv_ops._is_channels_last(x.data)
+    assert _windows.is_channels_last(h.data) and not _windows.is_channels_last(x.data)
     y = max_pool2d(h.relu(), 2)
     assert y.grad_fn.tiles
     np.testing.assert_array_equal(y.data, ref_pool(np.maximum(h.data, 0), np.max, 2))

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 import tensorgrad as tg  # noqa: E402
-from tensorgrad.ops.conv import avg_pool2d, conv2d, max_pool2d  # noqa: E402
+from tensorgrad.nn.functional import avg_pool2d, conv2d, max_pool2d  # noqa: E402
 
 
 def _ours_and_torch(arrays):

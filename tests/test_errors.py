@@ -38,7 +38,7 @@ def test_multi_input_ops_name_the_shapes():
 
 def test_reductions_and_shapes_name_the_problem():
     x = tg.ones(2, 3)
-    with pytest.raises(ValueError, match="sum: axis 2 is out of range for a tensor with 2 dimensions"):
+    with pytest.raises(ValueError, match=r"sum: axis 2 is out of range for a tensor of shape \(2, 3\) \(axes -2 to 1\)"):
         x.sum(axis=2)
     with pytest.raises(ValueError, match="mean: repeated axis"):
         x.mean(axis=(0, 0))
@@ -95,9 +95,9 @@ def test_comparisons_indexing_and_argmax_name_the_operation():
 def test_shapes_and_axes_out_of_range_are_refused_not_wrapped_around():
     x = tg.randn(2, 3, 4)
     for start, end in ((5, -1), (-4, -1), (0, 7)):
-        with pytest.raises(ValueError, match=rf"^flatten: axis -?\d is out of range for shape \(2, 3, 4\)"):
+        with pytest.raises(ValueError, match=rf"^flatten: axis -?\d is out of range for a tensor of shape \(2, 3, 4\)"):
             x.flatten(start, end)
-    with pytest.raises(ValueError, match=r"^flatten: axis 1 is out of range for shape \(5,\)"):
+    with pytest.raises(ValueError, match=r"^flatten: axis 1 is out of range for a tensor of shape \(5,\)"):
         tg.nn.Flatten()(tg.randn(5))
     with pytest.raises(ValueError, match=r"^reshape: cannot reshape a tensor of shape \(2, 3\) \(6 values\) into \(-2, 3\)"):
         tg.randn(2, 3).reshape(-2, 3)

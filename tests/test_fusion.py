@@ -7,7 +7,7 @@ import pytest
 import tensorgrad as tg
 from tensorgrad import nn
 from tensorgrad.nn import functional as F
-from tensorgrad.ops import conv as conv_ops
+from tensorgrad.ops import _windows
 
 from tensorgrad.models.networks import DocumentCNN
 
@@ -45,7 +45,7 @@ def test_fused_linear_equals_linear_then_activation_bit_for_bit(activation):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("chunk_bytes", [1, 1 << 30])  # one image per chunk; the whole batch at once
 def test_fused_conv2d_equals_conv2d_then_activation(monkeypatch, activation, chunk_bytes):
-    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(_windows, "CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(1)
     x, w, b = _params(rng, (4, 3, 9, 8), (6, 3, 3, 3), (6,))
     fused = F.conv2d(x, w, b, stride=(2, 1), padding=1, activation=activation)
@@ -148,7 +148,7 @@ def test_conv2d_relu_max_pool2d_fused_equals_the_three_ops(monkeypatch, activati
     # Output 9x8 is not a multiple of (2, 3): the last row and columns get no gradient. With ties
     # (small integers: many equal values, and all-zero windows after relu) the gradient must go
     # to each window's first maximum, as max_pool2d (and PyTorch) send it.
-    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(_windows, "CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(7)
     x, w, b = _params(rng, (3, 2, 9, 8), (4, 2, 3, 3), (4,))
     if ties:

@@ -1,4 +1,4 @@
-"""tensorgrad.memory: glibc's malloc is told to keep freed memory, unless the user opts out."""
+"""tensorgrad.memory: glibc's malloc keeps freed memory when asked; importing tensorgrad leaves it alone."""
 from __future__ import annotations
 
 import os
@@ -20,9 +20,11 @@ def _settings_in_a_fresh_process(**env: str) -> str:
 
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
-def test_importing_tensorgrad_applies_the_settings_and_the_variable_turns_them_off():
-    assert _settings_in_a_fresh_process() == str({"mmap_threshold": 32 * 2**20, "trim_threshold": 2**30})
+def test_importing_tensorgrad_leaves_malloc_alone_unless_the_variable_asks():
+    assert _settings_in_a_fresh_process(TENSORGRAD_KEEP_FREED_MEMORY="") == "None"
     assert _settings_in_a_fresh_process(TENSORGRAD_KEEP_FREED_MEMORY="0") == "None"
+    assert _settings_in_a_fresh_process(TENSORGRAD_KEEP_FREED_MEMORY="1") == str(
+        {"mmap_threshold": 32 * 2**20, "trim_threshold": 2**30})
 
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")

@@ -10,8 +10,8 @@ import threadpoolctl
 import tensorgrad as tg
 from tensorgrad import parallel
 from tensorgrad.models.networks import DocumentCNN
-from tensorgrad.ops import conv as conv_ops
-from tensorgrad.ops.conv import conv2d
+from tensorgrad.nn.functional import conv2d
+from tensorgrad.ops import _windows
 
 
 @pytest.fixture(autouse=True)
@@ -143,7 +143,7 @@ def _conv_case(seed, x_shape, w_shape, bias=True, x_grad=True):
 ])
 def test_a_threaded_convolution_gives_the_serial_values_and_gradients(monkeypatch, options, x_shape, w_shape,
                                                                        bias, x_grad):
-    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1)  # one image a chunk: several chunks per thread
+    monkeypatch.setattr(_windows, "CHUNK_BYTES", 1)  # one image a chunk: several chunks per thread
     results = []
     for threads in (1, 2, 3):
         tg.set_num_threads(threads)

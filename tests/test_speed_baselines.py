@@ -12,6 +12,7 @@ from tensorgrad import parallel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import speed  # noqa: E402
+from baselines import numpy_cnn as cnn_baseline  # noqa: E402  (patched where the CNN step reads them)
 
 
 @pytest.mark.parametrize("spec, batch", speed.CHECK_CASES, ids=lambda v: getattr(v, "describe", lambda: str(v))())
@@ -20,7 +21,7 @@ def test_every_baseline_takes_the_same_step_as_tensorgrad(spec, batch):
 
 
 def test_the_cnn_baseline_takes_the_same_step_when_its_batch_runs_in_several_chunks(monkeypatch):
-    monkeypatch.setattr(speed, "CHUNK_BYTES", 25_000)  # a few images per chunk, and a short last one
+    monkeypatch.setattr(cnn_baseline, "CHUNK_BYTES", 25_000)  # a few images per chunk, and a short last one
     spec, batch = speed.CNNSpec(image=12, channels=(3, 4), hidden=8, classes=10), 7
     numpy_cnn = speed.numpy_impl(spec, speed.initial_weights(spec))
     assert 1 < numpy_cnn.conv2.chunk < batch and batch % numpy_cnn.conv2.chunk
@@ -29,7 +30,7 @@ def test_the_cnn_baseline_takes_the_same_step_when_its_batch_runs_in_several_chu
 
 def test_a_baseline_whose_gradient_is_wrong_is_caught(monkeypatch):
     spec, batch = speed.CHECK_CASES[-1]  # the CNN, whose second conv's input gradient loses a part:
-    monkeypatch.setattr(speed, "col2im_", lambda g, kernel, dx, buffer: dx.fill(0))  # same loss, other step
+    monkeypatch.setattr(cnn_baseline, "col2im_", lambda g, kernel, dx, buffer: dx.fill(0))  # same loss, other step
     problems = speed.check_one_step(spec, batch, None)
     assert problems and all("numpy vs tensorgrad" in p for p in problems)
     assert not any("loss" in p for p in problems)
@@ -39,7 +40,7 @@ def test_a_max_pool_that_gives_tied_maxima_another_pixel_is_caught(monkeypatch):
     # scanning the windows backwards sends a tie's gradient to its last maximum instead of its
     # first: the same step wherever the maximum is unique, so this is caught only because the
     # check's images have blank rows that tie whole windows (as MNIST's margins do)
-    monkeypatch.setattr(speed.ConvPoolLayer, "OFFSETS", speed.ConvPoolLayer.OFFSETS[::-1])
+    monkeypatch.setattr(cnn_baseline.ConvPoolLayer, "OFFSETS", cnn_baseline.ConvPoolLayer.OFFSETS[::-1])
     spec, batch = speed.CHECK_CASES[-1]
     assert any("moved differently" in p or "differs" in p for p in speed.check_one_step(spec, batch, None))
 

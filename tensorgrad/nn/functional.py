@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import conv as _conv
-from ..ops import nn as _nn
-from ..ops.elementwise import Gelu, Relu, Sigmoid, Tanh
+from ..ops.conv import Conv2d
+from ..ops.elementwise import Dropout, Gelu, Relu, Sigmoid, Tanh
+from ..ops.losses import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropy
+from ..ops.matmul import Linear
+from ..ops.pool import AvgPool2d, MaxPool2d
 from ..ops.softmax import LogSoftmax, Softmax
 from ..tensor import DEFAULT_DTYPE, Tensor, default_rng
 
@@ -62,12 +64,36 @@ def linear(x: Any, weight: Any, bias: Any = None, activation: str | None = None)
     ``activation`` ("relu", "sigmoid", "tanh") applies that too, in the same node ("linear+relu")."""
     if bias is None:
         bias = np.zeros((), dtype=getattr(weight, "dtype", DEFAULT_DTYPE))  # a list weight: float32, as tensors
-    return _nn.Linear.apply(x, weight, bias, activation=activation)
+    return Linear.apply(x, weight, bias, activation=activation)
 
 
-conv2d = _conv.conv2d
-max_pool2d = _conv.max_pool2d
-avg_pool2d = _conv.avg_pool2d
+def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+           activation: str | None = None, max_pool: Any = None) -> Tensor:
+    """2-D convolution of x (N, C, H, W) with weight (O, C, kh, kw) plus an optional bias (O,).
+
+    ``stride`` (default 1) is the step between windows and ``padding`` (default 0) the zeros added
+    on each side, each an int or a (rows, columns) pair; the output is (N, O, OH, OW) with
+    OH = (H + 2·padding − kh) // stride + 1 (OW alike). ``activation`` ("relu", "sigmoid",
+    "tanh") applies that too, fused into the same node, and ``max_pool`` (a kernel size, after no
+    activation or relu) then max pooling with stride = kernel: one node "conv2d+relu+max_pool2d",
+    the numbers and gradients of the three ops in a row. (The op: ops/conv.py; the same
+    convolution written plainly: ops/conv_reference.py.)"""
+    options = dict(stride=stride, padding=padding, activation=activation, max_pool=max_pool)
+    if bias is None:
+        return Conv2d.apply(x, weight, **options)
+    return Conv2d.apply(x, weight, bias, **options)
+
+
+def max_pool2d(x: Any, kernel_size: Any = 2, stride: Any = None, padding: Any = 0) -> Tensor:
+    """Max over kernel_size windows (default 2x2) of x (N, C, H, W); stride defaults to
+    kernel_size; ``padding`` adds −inf borders, at most half the kernel."""
+    return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def avg_pool2d(x: Any, kernel_size: Any = 2, stride: Any = None, padding: Any = 0) -> Tensor:
+    """Mean over kernel_size windows (default 2x2) of floating-point x (N, C, H, W); stride
+    defaults to kernel_size; ``padding`` adds zeros, at most half the kernel, that count in the mean."""
+    return AvgPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
@@ -83,7 +109,7 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: np.random.Genera
     generator = rng if rng is not None else default_rng()
     keep = generator.random(data.shape, dtype=np.float32) >= p
     scaled_mask = keep.astype(data.dtype) * (1.0 / (1.0 - p))
-    return _nn.Dropout.apply(x, scaled_mask)
+    return Dropout.apply(x, scaled_mask)
 
 
 def one_hot(labels: Any, num_classes: int = -1, dtype: Any = np.float32) -> Tensor:
@@ -116,7 +142,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:  
 
     ``reduction``: "mean" (the default: the mean over samples), "sum", or "none" (one loss per
     sample, to weight or inspect them)."""
-    return _nn.CrossEntropy.apply(input, _target_constant(target), reduction=reduction)
+    return CrossEntropy.apply(input, _target_constant(target), reduction=reduction)
 
 
 def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
@@ -142,7 +168,7 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Te
 
     ``reduction``: "mean" (the default: the mean over samples), "sum", or "none" (one loss per
     sample, to weight or inspect them)."""
-    return _nn.BinaryCrossEntropy.apply(input, _target_constant(target), reduction=reduction)
+    return BinaryCrossEntropy.apply(input, _target_constant(target), reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
@@ -151,7 +177,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "
 
     ``reduction``: "mean" (the default: the mean over samples), "sum", or "none" (one loss per
     sample, to weight or inspect them)."""
-    return _nn.BinaryCrossEntropyWithLogits.apply(input, _target_constant(target), reduction=reduction)
+    return BinaryCrossEntropyWithLogits.apply(input, _target_constant(target), reduction=reduction)
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002

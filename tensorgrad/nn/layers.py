@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ops._args import pair as _pair
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -15,10 +16,6 @@ __all__ = [
     "GELU", "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss",
     "BCEWithLogitsLoss",
 ]
-
-
-def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)  # type: ignore[return-value]
 
 
 def _check_sizes(layer: str, minimum: int = 1, **sizes: Any) -> None:

@@ -1,58 +1,40 @@
-"""Every differentiable op, one class each: forward, backward and the derivative formula together.
+"""Every differentiable op, one class each: its forward, its backward and its derivative formula
+together. The ops take NumPy arrays and return NumPy arrays; ``Function.apply`` (autograd.py)
+records them in the graph, and ``Tensor``'s methods (tensor.py) call them.
 
-The functions below are the NumPy-style spellings of the multi-input ops
-(``tg.where``, ``tg.maximum``, ``tg.minimum``, ``tg.concatenate``, ``tg.stack``).
+=====================  ==========================================================================
+``elementwise.py``     + − × ÷, pow, exp, log, sqrt, abs; relu, sigmoid, tanh, gelu; clip,
+                       maximum, minimum, where; dropout's mask; astype
+``reduce.py``          sum, mean, max, min, var over axes
+``shape.py``           reshape, transpose, indexing, concatenate, stack
+``matmul.py``          ``a @ b``, and the linear layer ``x @ Wᵀ + b`` as one op
+``softmax.py``         softmax, log-softmax (stable)
+``losses.py``          cross-entropy, binary cross-entropy (with logits)
+``conv_reference.py``  2-D convolution in ~40 plain lines: read this one
+``conv.py``            the same convolution, fast (chunks, channels-last, threads, fusion)
+``pool.py``            max and average pooling
+=====================  ==========================================================================
+
+``_args.py`` (axes, pairs, dtypes) and ``_windows.py`` (kernels sliding over images) hold the
+checks and geometry that several ops share; ``_erf.py`` is the error function GELU needs.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 from ..autograd import Function
-from .elementwise import (
-    Abs, Add, Cast, Clip, Div, Exp, Gelu, Log, Maximum, Minimum, Mul, Neg, Pow, Relu, Sigmoid,
-    Sqrt, Sub, Tanh, Where,
-)
-from .matmul import MatMul
-from .reduce import Max, Mean, Min, Sum, Var
-from .shape import Concatenate, GetItem, Reshape, Stack, Transpose
-from .softmax import LogSoftmax, Softmax
+from . import conv, conv_reference, elementwise, losses, matmul, pool, reduce, shape, softmax  # noqa: F401
 
-__all__ = ["where", "maximum", "minimum", "concatenate", "stack", "all_ops"]
-
-
-def where(condition: Any, a: Any, b: Any):
-    """Elementwise ``a`` where ``condition`` is true, else ``b`` (broadcasting, as ``np.where``)."""
-    return Where.apply(condition, a, b)
-
-
-def maximum(a: Any, b: Any):
-    """Elementwise larger of ``a`` and ``b`` (ties split the gradient)."""
-    return Maximum.apply(a, b)
-
-
-def minimum(a: Any, b: Any):
-    """Elementwise smaller of ``a`` and ``b`` (ties split the gradient)."""
-    return Minimum.apply(a, b)
-
-
-def concatenate(tensors: Sequence[Any], axis: int = 0):
-    """Join tensors along an existing axis, as ``np.concatenate``."""
-    return Concatenate.apply(*tensors, axis=axis)
-
-
-def stack(tensors: Sequence[Any], axis: int = 0):
-    """Join tensors along a new axis, as ``np.stack``."""
-    return Stack.apply(*tensors, axis=axis)
+__all__ = ["all_ops"]
 
 
 def all_ops() -> list[type[Function]]:
-    """Every op class, for documentation and for tests that check each has a formula."""
+    """Every op class that declares a formula, by name: for documentation, and for tests that
+    check each one."""
     seen: list[type[Function]] = []
-    stack_ = [Function]
-    while stack_:
-        cls = stack_.pop()
+    stack = [Function]
+    while stack:
+        cls = stack.pop()
         for sub in cls.__subclasses__():
             if sub not in seen:
                 seen.append(sub)
-                stack_.append(sub)
-    return sorted((c for c in seen if c.formula), key=lambda c: c.name)
+                stack.append(sub)
+    return sorted((c for c in seen if c.formula and c.__module__.startswith(__name__)), key=lambda c: c.name)

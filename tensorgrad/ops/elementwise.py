@@ -1,16 +1,19 @@
-"""Elementwise ops: arithmetic (with NumPy broadcasting) and activation functions.
+"""Elementwise ops: arithmetic (with NumPy broadcasting), activation functions, and masks.
 
 Notation in the formulas: ``g`` is the gradient arriving from the op's output, ``y`` the op's
-output, ``a``/``b`` its inputs. Binary ops sum their gradients back over broadcast axes with the
-shared ``unbroadcast`` helper.
+output, ``a``/``b`` its inputs. A backward returns each gradient in the broadcast shape of the
+computation (``g * b`` may be larger than ``a``); the engine sums it back to the input's shape
+(``autograd.fit_gradient``), so each backward below is only the derivative.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-from ..autograd import Function, unbroadcast
+from ..autograd import Function
+from ..errors import InputError
 from ._erf import erf
 
 # Python floats, not NumPy float64 scalars: they must not promote a float32 array to float64
@@ -19,38 +22,28 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
+# ---------------------------------------------------------------------------------- arithmetic
 class Add(Function):
-    name = "add"
     formula = "∂a = g,  ∂b = g"
 
     def forward(self, a, b):
-        self.shapes = (a.shape, a.dtype, b.shape, b.dtype)
         return a + b
 
     def backward(self, g):
-        a_shape, a_dtype, b_shape, b_dtype = self.shapes
-        need_a, need_b = self.needs_input_grad
-        return (unbroadcast(g, a_shape, a_dtype) if need_a else None,
-                unbroadcast(g, b_shape, b_dtype) if need_b else None)
+        return g, g
 
 
 class Sub(Function):
-    name = "sub"
     formula = "∂a = g,  ∂b = −g"
 
     def forward(self, a, b):
-        self.shapes = (a.shape, a.dtype, b.shape, b.dtype)
         return a - b
 
     def backward(self, g):
-        a_shape, a_dtype, b_shape, b_dtype = self.shapes
-        need_a, need_b = self.needs_input_grad
-        return (unbroadcast(g, a_shape, a_dtype) if need_a else None,
-                unbroadcast(-g, b_shape, b_dtype) if need_b else None)
+        return g, -g
 
 
 class Mul(Function):
-    name = "mul"
     formula = "∂a = g·b,  ∂b = g·a"
 
     def forward(self, a, b):
@@ -59,13 +52,10 @@ class Mul(Function):
 
     def backward(self, g):
         a, b = self.saved
-        need_a, need_b = self.needs_input_grad
-        return (unbroadcast(g * b, a.shape, a.dtype) if need_a else None,
-                unbroadcast(g * a, b.shape, b.dtype) if need_b else None)
+        return g * b, g * a
 
 
 class Div(Function):
-    name = "div"
     formula = "∂a = g/b,  ∂b = −g·a/b²"
 
     def forward(self, a, b):
@@ -74,25 +64,20 @@ class Div(Function):
 
     def backward(self, g):
         a, b = self.saved
-        need_a, need_b = self.needs_input_grad
-        g_over_b = g / b
-        return (unbroadcast(g_over_b, a.shape, a.dtype) if need_a else None,
-                unbroadcast(-g_over_b * a / b, b.shape, b.dtype) if need_b else None)
+        return g / b, -g * a / (b * b)
 
 
 class Neg(Function):
-    name = "neg"
     formula = "∂a = −g"
 
     def forward(self, a):
         return -a
 
     def backward(self, g):
-        return (-g,)
+        return -g
 
 
 class Pow(Function):
-    name = "pow"
     formula = "∂a = g·b·a^(b−1),  ∂b = g·a^b·ln a"
 
     def forward(self, a, b):
@@ -103,19 +88,16 @@ class Pow(Function):
     def backward(self, g):
         a, b, y = self.saved
         need_a, need_b = self.needs_input_grad
-        grad_a = grad_b = None
-        if need_a:
-            grad_a = unbroadcast(g * b * a ** (b - 1), a.shape, a.dtype)
-        if need_b:
+        grad_a = g * b * a ** (b - 1) if need_a else None
+        grad_b = None
+        if need_b:  # (skipped for a constant exponent, x ** 2: the log would warn for a < 0)
             with np.errstate(divide="ignore", invalid="ignore"):
-                # a^b·ln a -> 0 where a == 0 (the limit for b > 0), as PyTorch does
-                local = np.where(a == 0, 0, y * np.log(np.where(a == 0, 1, a)))
-            grad_b = unbroadcast(g * local, b.shape, b.dtype)
+                # a^b·ln a -> 0 where a = 0 (the limit for b > 0), as PyTorch does
+                grad_b = g * np.where(a == 0, 0, y * np.log(np.where(a == 0, 1, a)))
         return grad_a, grad_b
 
 
 class Exp(Function):
-    name = "exp"
     formula = "∂a = g·y   (y = eᵃ)"
 
     def forward(self, a):
@@ -125,11 +107,10 @@ class Exp(Function):
 
     def backward(self, g):
         (y,) = self.saved
-        return (g * y,)
+        return g * y
 
 
 class Log(Function):
-    name = "log"
     formula = "∂a = g/a"
 
     def forward(self, a):
@@ -138,11 +119,10 @@ class Log(Function):
 
     def backward(self, g):
         (a,) = self.saved
-        return (g / a,)
+        return g / a
 
 
 class Sqrt(Function):
-    name = "sqrt"
     formula = "∂a = g/(2y)   (y = √a)"
 
     def forward(self, a):
@@ -152,11 +132,10 @@ class Sqrt(Function):
 
     def backward(self, g):
         (y,) = self.saved
-        return (g / (2 * y),)
+        return g / (2 * y)
 
 
 class Abs(Function):
-    name = "abs"
     formula = "∂a = g·sign(a)   (0 at a = 0)"
 
     def forward(self, a):
@@ -165,13 +144,15 @@ class Abs(Function):
 
     def backward(self, g):
         (a,) = self.saved
-        return (g * np.sign(a),)
+        return g * np.sign(a)
 
 
+# --------------------------------------------------------------------------------- activations
 class Activation(Function):
-    """An activation whose derivative is written from its output y alone. ``activate`` and
-    ``slope`` are the whole op; Linear and Conv2d reuse them for a fused activation (their
-    ``activation`` option), applying ``activate`` in place on their own output."""
+    """An activation whose derivative is written from its output y alone: ``activate`` and
+    ``slope`` are the whole op. A Linear or Conv2d node fused with an activation (see
+    ``model.fuse()``) calls the same two functions on its own output, with ``out=`` that output:
+    in place, while it is in the CPU cache."""
 
     @staticmethod
     def activate(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:  # pragma: no cover
@@ -189,50 +170,10 @@ class Activation(Function):
 
     def backward(self, g):
         (y,) = self.saved
-        return (self.slope(g, y),)
-
-
-class Tanh(Activation):
-    name = "tanh"
-    formula = "∂a = g·(1 − y²)   (y = tanh a)"
-
-    @staticmethod
-    def activate(a, out=None):
-        return np.tanh(a, out=out)
-
-    @staticmethod
-    def slope(g, y):
-        slope = y * y
-        np.subtract(1, slope, out=slope)  # 1 − y²
-        slope *= g
-        return slope
-
-
-class Sigmoid(Activation):
-    name = "sigmoid"
-    formula = "∂a = g·y·(1 − y)   (y = σ(a))"
-
-    @staticmethod
-    def activate(a, out=None):
-        # 1/(1 + e^−a). For a < −88 (float32) e^−a overflows to inf and 1/(1 + inf) = 0, the right
-        # limit: IEEE arithmetic keeps it stable, so only the warning is silenced. A new array is
-        # float64 for integer input, as np.exp gives.
-        y = np.negative(a, out=out, dtype=None if out is not None else np.result_type(a, np.float16))
-        with np.errstate(over="ignore"):
-            np.exp(y, out=y)
-        y += 1
-        return np.reciprocal(y, out=y)
-
-    @staticmethod
-    def slope(g, y):
-        slope = 1 - y
-        slope *= y  # y·(1 − y)
-        slope *= g
-        return slope
+        return self.slope(g, y)
 
 
 class Relu(Activation):
-    name = "relu"
     formula = "∂a = g·[a > 0]"
 
     @staticmethod
@@ -241,48 +182,98 @@ class Relu(Activation):
 
     @staticmethod
     def slope(g, y):
-        return g * (y > 0)
+        return g * (y > 0)  # y > 0 exactly where a > 0
 
 
-#: the activations a Linear or Conv2d can fuse, by the name their ``activation`` option takes
+class Sigmoid(Activation):
+    formula = "∂a = g·y·(1 − y)   (y = σ(a))"
+
+    @staticmethod
+    def activate(a, out=None):
+        # For a < −88 (float32) e^−a overflows to inf and 1/(1 + inf) = 0, the right limit:
+        # IEEE arithmetic keeps σ stable, so only NumPy's overflow warning is silenced.
+        with np.errstate(over="ignore"):
+            return np.divide(1, 1 + np.exp(-a), out=out)
+
+    @staticmethod
+    def slope(g, y):
+        return g * y * (1 - y)
+
+
+class Tanh(Activation):
+    formula = "∂a = g·(1 − y²)   (y = tanh a)"
+
+    @staticmethod
+    def activate(a, out=None):
+        return np.tanh(a, out=out)
+
+    @staticmethod
+    def slope(g, y):
+        return g * (1 - y * y)
+
+
+#: the activations a Linear or Conv2d node can fuse, by the name of their ``activation`` option
 FUSABLE_ACTIVATIONS: dict[str, type[Activation]] = {"relu": Relu, "sigmoid": Sigmoid, "tanh": Tanh}
 
 
+def fused_activation(node: Function, activation: str | None) -> type[Activation] | None:
+    """Check a layer's ``activation`` option and return the activation's op class (its
+    ``activate`` and ``slope``), or None; a fused node is named for both ("linear+relu")."""
+    if activation is None:
+        return None
+    if activation not in FUSABLE_ACTIVATIONS:
+        raise InputError(f"{node.name}: activation must be None or one of {sorted(FUSABLE_ACTIVATIONS)}, "
+                         f"got {activation!r}")
+    name_fused_node(node, type(node), FUSABLE_ACTIVATIONS[activation])
+    return FUSABLE_ACTIVATIONS[activation]
+
+
+def name_fused_node(node: Function, *stages: type[Function]) -> None:
+    """Give a node that computes several ops in a row their names ("conv2d+relu+max_pool2d"),
+    the list of them (``node.fused``) and every formula, in backward order (the last op's first),
+    as tg.trace and tg.draw show them."""
+    node.fused, node.name, node.formula = _fused_description(stages)
+
+
+@functools.lru_cache(maxsize=None)
+def _fused_description(stages: tuple[type[Function], ...]) -> tuple[tuple[str, ...], str, str]:
+    first, after = stages[0], stages[1:]
+    formula = "".join(f"{stage.name}: {stage.formula};  then " for stage in reversed(after))
+    return tuple(stage.name for stage in stages), "+".join(stage.name for stage in stages), \
+        f"{formula}{first.name}, with g = ∂a: {first.formula}"
+
+
 class Gelu(Function):
-    name = "gelu"
     formula = "∂a = g·(Φ(a) + a·φ(a))   (y = a·Φ(a), Φ the normal CDF, φ its density)"
 
     def forward(self, a, approximate="none"):
         if approximate == "none":
             cdf = 0.5 * (1 + erf(a / _SQRT_2))
-            self.approximate = False
-        elif approximate == "tanh":
-            # Φ(a) ≈ ½·(1 + tanh(√(2/π)·(a + 0.044715·a³)))
+        elif approximate == "tanh":  # Φ(a) ≈ ½·(1 + tanh(√(2/π)·(a + 0.044715·a³)))
             cdf = 0.5 * (1 + np.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a ** 3)))
-            self.approximate = True
         else:
-            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+            raise InputError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
         self.save(a, cdf)
         return a * cdf
 
     def backward(self, g):
         a, cdf = self.saved
-        if self.approximate:
-            inner_slope = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
+        if self.approximate == "tanh":  # the derivative of the approximation itself
             tanh_term = 2 * cdf - 1
-            slope = cdf + a * 0.5 * (1 - tanh_term * tanh_term) * inner_slope
-        else:
-            slope = cdf + a * _INV_SQRT_2PI * np.exp(-0.5 * a * a)
-        return ((g * slope).astype(a.dtype, copy=False),)
+            inner_slope = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
+            return g * (cdf + a * 0.5 * (1 - tanh_term * tanh_term) * inner_slope)
+        density = _INV_SQRT_2PI * np.exp(-0.5 * a * a)  # φ(a)
+        return g * (cdf + a * density)
 
 
+# -------------------------------------------------------------------------- selection and masks
 class Clip(Function):
-    name = "clip"
     formula = "∂a = g·[low ≤ a ≤ high]"
 
     def forward(self, a, low=None, high=None):
         if low is None and high is None:
-            raise ValueError("clip: give at least one of min and max")
+            raise InputError("clip: give at least one of min and max")
         self.save(a)
         self.low, self.high = low, high
         return np.clip(a, low, high)
@@ -294,11 +285,10 @@ class Clip(Function):
             inside &= a >= self.low
         if self.high is not None:
             inside &= a <= self.high
-        return (g * inside,)
+        return g * inside
 
 
 class Maximum(Function):
-    name = "maximum"
     formula = "∂a = g·[a > b] + ½g·[a = b],  ∂b = g·[b > a] + ½g·[a = b]"
 
     def forward(self, a, b):
@@ -307,11 +297,11 @@ class Maximum(Function):
 
     def backward(self, g):
         a, b = self.saved
-        return _share_by_mask(g, a, b, np.greater(a, b), self.needs_input_grad)
+        share_a = (a > b) + 0.5 * (a == b)  # ties split the gradient evenly, as PyTorch
+        return g * share_a, g * (1 - share_a)
 
 
 class Minimum(Function):
-    name = "minimum"
     formula = "∂a = g·[a < b] + ½g·[a = b],  ∂b = g·[b < a] + ½g·[a = b]"
 
     def forward(self, a, b):
@@ -320,44 +310,41 @@ class Minimum(Function):
 
     def backward(self, g):
         a, b = self.saved
-        return _share_by_mask(g, a, b, np.less(a, b), self.needs_input_grad)
-
-
-def _share_by_mask(g, a, b, a_wins, needs):
-    """Gradient of an elementwise max/min: all to the winner, split evenly on ties (as PyTorch)."""
-    share_a = a_wins + 0.5 * np.equal(a, b)
-    share_a = share_a.astype(g.dtype, copy=False)
-    return (unbroadcast(g * share_a, a.shape, a.dtype) if needs[0] else None,
-            unbroadcast(g * (1 - share_a), b.shape, b.dtype) if needs[1] else None)
+        share_a = (a < b) + 0.5 * (a == b)
+        return g * share_a, g * (1 - share_a)
 
 
 class Where(Function):
-    name = "where"
     formula = "∂a = g·[cond],  ∂b = g·[not cond]"
 
     def forward(self, condition, a, b):
         condition = np.asarray(condition, dtype=bool)
         self.save(condition)
-        self.shapes = (a.shape, a.dtype, b.shape, b.dtype)
         return np.where(condition, a, b)
 
     def backward(self, g):
         (condition,) = self.saved
-        a_shape, a_dtype, b_shape, b_dtype = self.shapes
-        zero = np.zeros((), dtype=g.dtype)
-        _, need_a, need_b = self.needs_input_grad
-        return (None,
-                unbroadcast(np.where(condition, g, zero), a_shape, a_dtype) if need_a else None,
-                unbroadcast(np.where(condition, zero, g), b_shape, b_dtype) if need_b else None)
+        return None, np.where(condition, g, 0), np.where(condition, 0, g)
+
+
+class Dropout(Function):
+    formula = "∂x = g·mask/(1 − p)   (mask: the units kept in forward)"
+
+    def forward(self, x, scaled_mask):
+        self.save(scaled_mask)
+        return x * scaled_mask
+
+    def backward(self, g):
+        (scaled_mask,) = self.saved
+        return g * scaled_mask, None
 
 
 class Cast(Function):
     name = "astype"
-    formula = "∂a = g converted back to a's dtype"
+    formula = "∂a = g   (the engine converts it back to a's dtype)"
 
     def forward(self, a, dtype):
-        self.dtype = a.dtype
         return a.astype(dtype)
 
     def backward(self, g):
-        return (g.astype(self.dtype),)
+        return g

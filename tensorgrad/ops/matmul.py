@@ -1,46 +1,90 @@
-"""Matrix product with NumPy's rules: 1-D vectors, 2-D matrices, and stacks of matrices."""
+"""Matrix products: ``a @ b`` with NumPy's rules, and the linear layer ``x @ Wᵀ + b`` as one op.
+
+``parallel.matmul(a, b)`` is ``a @ b``, split over tensorgrad's threads when there are several
+(``tg.set_num_threads``) and the product is big enough to gain from it.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, unbroadcast
-from .. import parallel
+from ..autograd import Function
+from ..errors import InputError
+from ..speed import parallel
+from .elementwise import fused_activation
 
 
 class MatMul(Function):
-    name = "matmul"
     formula = "∂a = g·bᵀ,  ∂b = aᵀ·g"
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}"
+            raise InputError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}"
                              " (use * to multiply by a scalar)")
         inner_a = a.shape[-1]
         inner_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
         if inner_a != inner_b:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned ({inner_a} != {inner_b})")
+            raise InputError(f"matmul: shapes {a.shape} and {b.shape} are not aligned ({inner_a} != {inner_b})")
         self.save(a, b)
         try:
-            return parallel.matmul(a, b)  # split over tensorgrad's threads when there are several
+            return parallel.matmul(a, b)
         except ValueError as err:  # batch dimensions that do not broadcast
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape}: batch dimensions do not broadcast ({err})") from None
+            raise InputError(f"matmul: shapes {a.shape} and {b.shape}: batch dimensions do not broadcast ({err})") from None
 
     def backward(self, g):
         a, b = self.saved
         need_a, need_b = self.needs_input_grad
-        if a.ndim == 2 and b.ndim == 2:  # the common case, without reshaping
-            return (parallel.matmul(g, b.T) if need_a else None, parallel.matmul(a.T, g) if need_b else None)
-        # Treat vectors as matrices (a: 1×k row, b: k×1 column), as NumPy does in forward.
+        # NumPy treats a vector a as a 1×k row and b as a k×1 column: do the same here, then drop
+        # the added axis from each gradient. (Batch axes that broadcast are summed by the engine.)
         a2 = a[np.newaxis, :] if a.ndim == 1 else a
         b2 = b[:, np.newaxis] if b.ndim == 1 else b
-        g2 = g
-        if b.ndim == 1:  # first: for vector·vector, g is 0-d and gains its column axis here
-            g2 = np.expand_dims(g2, -1)
+        if b.ndim == 1:
+            g = g[..., np.newaxis]
         if a.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
-        grad_a = grad_b = None
-        if need_a:
-            grad_a = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape, a.dtype).reshape(a.shape)
-        if need_b:
-            grad_b = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape, b.dtype).reshape(b.shape)
+            g = g[..., np.newaxis, :]
+        grad_a = parallel.matmul(g, np.swapaxes(b2, -1, -2)) if need_a else None
+        grad_b = parallel.matmul(np.swapaxes(a2, -1, -2), g) if need_b else None
+        if a.ndim == 1 and need_a:
+            grad_a = grad_a[..., 0, :]
+        if b.ndim == 1 and need_b:
+            grad_b = grad_b[..., 0]
         return grad_a, grad_b
+
+
+class Linear(Function):
+    """``x @ weight.T + bias`` as one node (PyTorch's weight layout: (out_features, in_features)).
+
+    With ``activation`` ("relu", "sigmoid", "tanh"), a fused node "linear+relu" applies it too, in
+    place on the output while it is in the CPU cache, and backward starts from its derivative;
+    ``model.fuse()`` turns this on for a Linear followed by its activation."""
+
+    formula = "∂x = g·W,  ∂W = gᵀ·x,  ∂b = Σₙ g   (y = x·Wᵀ + b)"
+
+    def forward(self, x, weight, bias, activation=None):
+        if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+            raise InputError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+                             f"(expects (..., {weight.shape[1] if weight.ndim == 2 else '?'}))")
+        if bias.shape not in ((weight.shape[0],), ()):
+            raise InputError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
+        self.activation = fused_activation(self, activation)
+        y = parallel.matmul(x, weight.T)
+        y += bias  # in place: one pass fewer over the output
+        if self.activation is not None:
+            self.activation.activate(y, out=y)
+        self.save(x, weight, y if self.activation else None)  # y only for the activation's slope
+        return y
+
+    def backward(self, g):
+        x, weight, y = self.saved
+        if self.activation is not None:
+            g = self.activation.slope(g, y)  # ∂ of the pre-activation
+        need_x, need_w, need_b = self.needs_input_grad
+        x2 = x.reshape(-1, x.shape[-1])  # any batch axes as rows
+        g2 = g.reshape(-1, g.shape[-1])
+        grad_x = parallel.matmul(g, weight) if need_x else None
+        grad_w = grad_b = None
+        if need_w:
+            # one sample: an outer product (a matmul with inner size 1 is several times slower in NumPy)
+            grad_w = np.outer(g2[0], x2[0]) if len(x2) == 1 else parallel.matmul(g2.T, x2)
+        if need_b:
+            grad_b = g2.sum(axis=0)  # the engine sums it to () for a 0-d bias
+        return grad_x, grad_w, grad_b

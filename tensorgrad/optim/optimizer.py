@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import renamed_error
+from ..errors import error_like
 
 __all__ = ["Optimizer"]
 
@@ -318,7 +318,7 @@ class Optimizer:
         """Why step() could not apply ``grad`` to ``param``: the usual cause is a .grad set by hand."""
         detail = (f"a .grad of shape {grad.shape} {grad.dtype}" if isinstance(grad, np.ndarray)
                   else f"a .grad that is a {type(grad).__name__}, not a NumPy array")
-        return renamed_error(err, f"{self._name}: cannot update a parameter of shape {param.data.shape} "
+        return error_like(err, f"{self._name}: cannot update a parameter of shape {param.data.shape} "
                                   f"{param.data.dtype} with {detail}: {err}")
 
     def _check_is_parameter(self, param: Any) -> None:

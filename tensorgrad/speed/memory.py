@@ -9,9 +9,10 @@ a 2-core VM (W4 of ``benchmarks/speed.py``, medians of 15 steps, two runs each):
 which preallocates every buffer, 121-127 ms either way. Allocators of deep-learning frameworks cache memory for the same reason.
 
 The cost: the process keeps its peak heap (up to ``trim_threshold`` bytes above what it uses)
-instead of shrinking when arrays are freed. tensorgrad applies :func:`keep_freed_memory` when
-imported; set the environment variable ``TENSORGRAD_KEEP_FREED_MEMORY=0`` to leave ``malloc`` as
-it is. On systems without glibc it does nothing.
+instead of shrinking when arrays are freed, and the setting is process-wide, so ``import
+tensorgrad`` does not make it: call :func:`keep_freed_memory` (the ``tensorgrad`` command does, for
+training and evaluation), or set the environment variable ``TENSORGRAD_KEEP_FREED_MEMORY=1``
+before importing tensorgrad. On systems without glibc it does nothing.
 """
 from __future__ import annotations
 
@@ -62,5 +63,5 @@ def settings() -> dict[str, int] | None:
     return None if _applied is None else dict(_applied)
 
 
-if os.environ.get("TENSORGRAD_KEEP_FREED_MEMORY", "1") != "0":
+if os.environ.get("TENSORGRAD_KEEP_FREED_MEMORY") == "1":  # asked for before the import
     keep_freed_memory()
