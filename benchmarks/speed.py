@@ -149,6 +149,8 @@ class TensorgradImpl:
 
     def __init__(self, spec: MLPSpec | CNNSpec, weights: list[np.ndarray], lr: float = LR) -> None:
         self.model = build_sequential(self.nn, spec)
+        if hasattr(self.model, "fuse"):  # as the recipes train (profile_step.py may load an older checkout)
+            self.model.fuse()
         for param, value in zip(self.model.parameters(), weights, strict=True):
             np.copyto(param.data, value)
         self.optimizer = self.optim.SGD(self.model.parameters(), lr=lr)
@@ -172,13 +174,16 @@ class TensorgradImpl:
 
 
 class TensorgradUnfusedImpl(TensorgradImpl):
-    """The same, with each layer and its activation as two graph nodes (``fuse_activations =
-    False``): what the fused layer+activation nodes are worth."""
+    """The same without ``model.fuse()``: each module its own graph node, as a model runs by
+    default (the plain reference beside the fused fast path): what the fused nodes are worth."""
     name = "tensorgrad-unfused"
 
     def __init__(self, spec: MLPSpec | CNNSpec, weights: list[np.ndarray], lr: float = LR) -> None:
         super().__init__(spec, weights, lr)
-        self.model.fuse_activations = False
+        if hasattr(self.model, "fuse"):
+            self.model.fuse(False)
+        else:  # an older checkout (profile_step.py versus), fused by default
+            self.model.fuse_activations = False
 
 
 class TensorgradThreadsImpl(TensorgradImpl):
@@ -407,7 +412,7 @@ def print_workloads(rows: list[dict[str, Any]], quick: bool) -> None:
         print_stretch_targets(threaded, "tensorgrad-threads", "threads")
     unfused = [row for row in rows if "tensorgrad-unfused/numpy" in row["ratios"]]
     if unfused:
-        print("\nunfused: tensorgrad with each layer and its activation as two nodes (fuse_activations = False)")
+        print("\nunfused: tensorgrad without model.fuse(), each module its own node (the default)")
         print(format_table(["workload", "ms/step", "unfused/numpy"], [[
             row["description"], f"{row['median']['tensorgrad-unfused']:.3f}",
             format_ratio(row["ratios"]["tensorgrad-unfused/numpy"])] for row in unfused]))
@@ -594,6 +599,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    # malloc keeps freed memory for the next step, as the `tensorgrad` command sets it (process-wide:
+    # the NumPy and PyTorch steps run with the same allocator settings)
+    tg.memory.keep_freed_memory()
     if args.memory_child:
         impl, method, images = args.memory_child
         print(json.dumps(memory_child(impl, method, int(images))))

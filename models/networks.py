@@ -61,7 +61,8 @@ class DocumentCNN(nn.Sequential):
 
     Input (N, 1, 28, 28); 1,199,882 parameters, as the document's summary. ``init`` as for MLP
     ("glorot" is Keras', the document's framework). A Sequential with named layers (conv1, relu1,
-    ...), so each layer and its ReLU run as one fused node, as Keras' ``activation='relu'``."""
+    ...); after ``model.fuse()`` each layer and its ReLU run as one node, as Keras'
+    ``activation='relu'``, and the second convolution's max pooling too."""
 
     def __init__(self, conv_channels: tuple[int, int] = (32, 64), hidden: int = 128, dropout: bool = True,
                  init: str = "pytorch") -> None:

@@ -42,6 +42,11 @@ class Recipe:
     reported: str = ""                # what the document reports
     notes: str = ""
 
+    def make_model(self, fused: bool = True) -> nn.Module:
+        """The recipe's model, freshly initialised; ``fused`` (the default, as training runs it)
+        turns on its fused layer+activation nodes (``Module.fuse``)."""
+        return self.build().fuse(fused)
+
 
 OPTIMIZERS: dict[str, type[optim.Optimizer]] = {
     "sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,

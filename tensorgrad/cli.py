@@ -205,7 +205,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         _clear_earlier_run(out)
 
     manual_seed(args.seed)
-    model = recipe.build()
+    model = recipe.make_model()
     threads = _thread_count(args.threads, model)
     if threads > 1:
         print(f"on {threads} threads (--threads; tensorgrad.set_num_threads)")
@@ -303,7 +303,7 @@ def _load_model(path: str):
     if "recipe" not in metadata:
         raise UsageError(f"{path}: not a checkpoint of `tensorgrad train` (its metadata names no recipe)")
     recipe = _recipe(str(metadata["recipe"]))
-    model = recipe.build()
+    model = recipe.make_model()
     state = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
     try:
         model.load_state_dict(state)
@@ -380,7 +380,6 @@ FUSED_HELP = ("show the graph as training runs it, a layer and its activation in
 
 def _one_step_graph(recipe_name: str, batch_size: int | None, fused: bool = False):
     """A recipe's model, and its loss on one batch of the embedded sample (for graph and trace)."""
-    from tensorgrad import nn
     from tensorgrad import data as datasets
     from tensorgrad import manual_seed
     from tensorgrad.models.recipes import prepare_data
@@ -391,10 +390,7 @@ def _one_step_graph(recipe_name: str, batch_size: int | None, fused: bool = Fals
     size = batch_size or min(recipe.batch_size or 8, 8)
     x, y = prepared.x_train[:size], prepared.y_train[:size]
     manual_seed(0)
-    model = recipe.build()
-    for module in model.modules():
-        if isinstance(module, nn.Sequential):
-            module.fuse_activations = fused
+    model = recipe.make_model(fused=fused)
     logits = model(x)
     logits.name = "logits"
     loss = default_loss(y)(logits, y)
@@ -432,6 +428,9 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tensorgrad`` command; returns the exit status."""
+    from tensorgrad.speed.memory import keep_freed_memory
+
+    keep_freed_memory()  # a training process: reuse freed arrays' memory (see tensorgrad.speed.memory)
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)

@@ -37,6 +37,7 @@ class TraceStep:
     grad_max: float
     input_grad_norms: list[float | None]  # of each input's gradient (None: not needed)
     seconds: float
+    fused: tuple[str, ...] = ()      # the ops a fused node computes ("linear", "relu"), else ()
     node_key: int = field(repr=False, default=0)  # identifies the op node (for tg.draw frames)
 
 
@@ -90,7 +91,7 @@ class Trace:
             output_shape=tuple(np.shape(grad_out)), input_shapes=[t.shape for t in node.inputs],
             grad_norm=norm, grad_min=low, grad_max=high,
             input_grad_norms=[None if g is None else float(np.linalg.norm(np.ravel(g))) for g in grads_in],
-            seconds=seconds, node_key=id(node)))
+            seconds=seconds, fused=node.fused, node_key=id(node)))
 
     def __enter__(self) -> "Trace":
         self._context = autograd.observe_backward(self._observe)
@@ -105,7 +106,8 @@ class Trace:
         rows = []
         for s in self.steps:
             inputs = ", ".join(str(shape) for shape in s.input_shapes)
-            rows.append([str(s.step), s.op, s.output, f"{s.output_shape} ← [{inputs}]", f"{s.grad_norm:.4g}",
+            op = f"{s.op} (fused)" if s.fused else s.op
+            rows.append([str(s.step), op, s.output, f"{s.output_shape} ← [{inputs}]", f"{s.grad_norm:.4g}",
                          f"{s.grad_min:.3g}", f"{s.grad_max:.3g}", f"{s.seconds * 1e3:.3f}", s.formula])
         return rows
 

@@ -178,10 +178,13 @@ def draw(
             text = f"{path}: {type(module).__name__}\n{module.extra_repr()}"
         else:
             text = node.name
+        if node.fused:  # one node computing several ops (model.fuse()): a double border says so
+            text += f"  (fused: {len(node.fused)} ops, one node)"
         if show_formulas and node.formula:
             text += "\n" + node.formula
         fill = "#ffb347" if id(node) == current else "#c8f7c5" if id(node) in done else "#f3e5f5"
-        graph.node(node_id[id(node)], text, shape="ellipse", style="filled", fillcolor=fill)
+        graph.node(node_id[id(node)], text, shape="ellipse", style="filled", fillcolor=fill,
+                   **({"peripheries": "2"} if node.fused else {}))
         out = outputs[id(node)]
         graph.edge(node_id[id(node)], tensor_id[id(out)])
         for t in node.inputs:

@@ -76,7 +76,7 @@ def test_sequential_fuses_exact_layer_activation_pairs_only():
         def forward(self, x):
             return super().forward(x) + 1.0
 
-    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 3), Shifted(), nn.Linear(3, 2))
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 3), Shifted(), nn.Linear(3, 2)).fuse()
     x = np.ones((2, 4), np.float32)
     out = model(x)
     ops = []
@@ -85,10 +85,10 @@ def test_sequential_fuses_exact_layer_activation_pairs_only():
         ops.append(node.name)
         node = next((t.grad_fn for t in node.inputs if t.grad_fn is not None), None)
     assert ops == ["linear", "add", "relu", "linear", "linear+tanh"]
-    model.fuse_activations = False
+    model.fuse(False)
     np.testing.assert_array_equal(model(x).data, out.data)
 
-    model.fuse_activations = True
+    model.fuse()
     model[1].forward = lambda t: t.tanh() * 2.0  # a forward patched onto one instance is honoured
     np.testing.assert_allclose(model(x).data, model[4](model[3](model[2](model[0](x).tanh() * 2.0))).data)
 
@@ -98,8 +98,8 @@ def test_document_cnn_keeps_its_layer_names_and_fuses_each_relu_and_its_pooling(
     assert [k for k in model.state_dict()] == ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
                                                "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
     x = np.random.default_rng(3).random((2, 1, 28, 28), dtype=np.float32)
-    fused = model(x)
-    model.fuse_activations = False
+    fused = model.fuse()(x)
+    model.fuse(False)
     separate = model(x)
     np.testing.assert_array_equal(fused.data, separate.data)
     names = set()
@@ -202,10 +202,33 @@ def _node_names(out):
 ])
 def test_sequential_fuses_a_conv_its_relu_and_a_tiling_max_pool(layers, expected):
     x = np.random.default_rng(10).standard_normal((2, 2, 7, 7)).astype(np.float32)
-    model = nn.Sequential(*layers)
+    model = nn.Sequential(*layers).fuse()
     fused = model(x)
     assert _node_names(fused) == expected
-    model.fuse_activations = False
+    model.fuse(False)
     separate = model(x)
     assert len(_node_names(separate)) == len(layers)
     np.testing.assert_array_equal(fused.data, separate.data)
+
+
+def test_by_default_every_modules_own_forward_runs(monkeypatch):
+    # a student who edits nn.ReLU.forward sees the change: nothing is fused until model.fuse()
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    x = np.ones((2, 3), np.float32)
+    before = model(x).data
+    monkeypatch.setattr(nn.ReLU, "forward", lambda self, t: t * 0.0)
+    after = model(x)
+    np.testing.assert_allclose(after.data, model[2].bias.data[None, :].repeat(2, axis=0))
+    assert not np.allclose(after.data, before)
+    assert _node_names(after) == ["linear", "mul", "linear"]
+
+
+def test_fuse_turns_fused_nodes_on_in_every_sequential_and_off_again():
+    inner = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+    outer = nn.Sequential(inner, nn.Linear(4, 2), nn.Tanh())
+    x = np.ones((2, 3), np.float32)
+    assert outer.fuse() is outer
+    assert inner.fuse_activations and outer.fuse_activations
+    assert _node_names(outer(x)) == ["linear+relu", "linear+tanh"]
+    outer.fuse(False)
+    assert _node_names(outer(x)) == ["linear", "relu", "linear", "tanh"]

@@ -126,20 +126,21 @@ def _nodes(root):
 
 def test_trace_keep_all_and_parameter_names_from_a_module():
     tg.manual_seed(0)
-    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).fuse()
     loss = nn.functional.cross_entropy(model(np.ones((5, 3), dtype=np.float32)), np.array([0, 1, 0, 1, 1]))
     with tg.trace(keep="all", params=model) as tr:
         loss.backward()
     assert {"0.weight", "0.bias", "2.weight", "2.bias"} <= set(tr.grads)
     np.testing.assert_allclose(tr.grads["0.weight"], model[0].weight.grad)
-    assert [s.op for s in tr.steps] == ["cross_entropy", "linear", "linear+relu"]  # Sequential fuses
+    assert [s.op for s in tr.steps] == ["cross_entropy", "linear", "linear+relu"]  # fused
+    assert [s.fused for s in tr.steps] == [(), (), ("linear", "relu")]
+    assert "linear+relu (fused)" in str(tr)
     assert tr.steps[2].formula.startswith("relu: ∂a = g·[a > 0];  then linear, with g = ∂a: ∂x = g·W")
 
 
-def test_an_unfused_sequential_traces_the_activation_as_its_own_step():
+def test_by_default_a_sequential_traces_the_activation_as_its_own_step():
     tg.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
-    model.fuse_activations = False
     loss = nn.functional.cross_entropy(model(np.ones((5, 3), dtype=np.float32)), np.array([0, 1, 0, 1, 1]))
     with tg.trace(params=model) as tr:
         loss.backward()
@@ -214,3 +215,12 @@ def test_render_without_any_dot_writes_the_source_and_explains(tmp_path, monkeyp
     with pytest.raises(RuntimeError, match="no Graphviz 'dot' program found; wrote the DOT source to"):
         tg.render(tg.draw(loss), tmp_path / "graph.svg")
     assert (tmp_path / "graph.dot").read_text() == GOLDEN_DOT
+
+
+def test_the_graph_marks_a_fused_node():
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    x = np.ones((2, 3), np.float32)
+    plain = tg.draw(model(x).sum(), params=model).source
+    fused = tg.draw(model.fuse()(x).sum(), params=model).source
+    assert "fused" not in plain and "peripheries" not in plain
+    assert fused.count("(fused: 2 ops, one node)") == 1 and fused.count("peripheries=2") == 1

@@ -139,6 +139,22 @@ class Module:
             else:
                 p.grad.fill(0)
 
+    def fuse(self, mode: bool = True) -> "Module":
+        """Run a layer and what follows it as one fused node, for speed: in every Sequential of this
+        model, a ``Linear`` or ``Conv2d`` followed by a ``ReLU``, ``Sigmoid`` or ``Tanh`` becomes one
+        node ("linear+relu"), and a ``Conv2d`` (then ``ReLU``) then ``MaxPool2d`` with stride =
+        kernel and no padding one node too ("conv2d+relu+max_pool2d").
+
+        Off by default, so every module's own ``forward`` runs and the graph has one node per
+        module. Values and gradients are the same either way; ``tg.trace`` and ``tg.draw`` mark a
+        fused node and print every formula it applies. ``fuse(False)`` turns it off again. The
+        recipes and the ``tensorgrad`` command train fused. Returns the module.
+        """
+        for module in self.modules():
+            if isinstance(module, Sequential):
+                module.fuse_activations = bool(mode)
+        return self
+
     def to(self, dtype: Any) -> "Module":
         """Convert every parameter, and its gradient if it has one, to ``dtype`` (e.g. np.float64 for
         a gradient check), as PyTorch's ``module.to(dtype)``. The Parameter objects stay the same
@@ -241,18 +257,17 @@ class Sequential(ModuleList):
 
     Sub-modules are named "0", "1", ... (state_dict keys "0.weight", ...), or by an OrderedDict.
 
-    A ``Linear`` or ``Conv2d`` followed directly by a ``ReLU``, ``Sigmoid`` or ``Tanh`` runs as one
-    fused node ("linear+relu", "conv2d+relu"): the activation is applied while the layer's output
-    is still in the CPU cache, and backward applies its derivative the same way. A ``Conv2d``
-    (then a ``ReLU``) then a ``MaxPool2d`` with stride = kernel and no padding fuse the pooling
-    too ("conv2d+relu+max_pool2d"): the convolution's output is pooled chunk by chunk and never
-    stored whole. Values and gradients are exactly those of the modules run one after the other;
-    only the graph has fewer nodes (``tg.trace`` prints every formula on the fused node). Set
-    ``fuse_activations = False`` on a Sequential to get one node per module, e.g. to trace the
-    activation's own step.
+    By default each module runs its own ``forward``: one graph node per module. After
+    ``model.fuse()`` (see Module.fuse), a ``Linear`` or ``Conv2d`` followed directly by a ``ReLU``,
+    ``Sigmoid`` or ``Tanh`` runs as one fused node ("linear+relu", "conv2d+relu"): the activation is
+    applied while the layer's output is still in the CPU cache, and backward applies its
+    derivative the same way. A ``Conv2d`` (then a ``ReLU``) then a ``MaxPool2d`` with stride =
+    kernel and no padding fuse the pooling too ("conv2d+relu+max_pool2d"): the convolution's
+    output is pooled chunk by chunk and never stored whole. Values and gradients are exactly those
+    of the modules run one after the other; only the graph has fewer nodes.
     """
 
-    fuse_activations: bool = True
+    fuse_activations: bool = False  # set by Module.fuse()
 
     def __init__(self, *modules: Module | OrderedDict[str, Module]) -> None:
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
