@@ -204,8 +204,12 @@ def _wrap_inputs(inputs: tuple) -> tuple:
     A Python number takes the dtype NumPy gives it beside the op's array inputs, so that
     ``x * 0.5`` stays float32 for a float32 ``x`` and float64 for a float64 ``x``.
     """
-    like = next((x.data if isinstance(x, Tensor) else x for x in inputs if isinstance(x, (Tensor, np.ndarray))), None)
-    return tuple(x if isinstance(x, Tensor) else Tensor._constant(x, like) for x in inputs)
+    like = None  # the first array among the inputs
+    for x in inputs:
+        if isinstance(x, (Tensor, np.ndarray)):
+            like = x.data if isinstance(x, Tensor) else x
+            break
+    return tuple([x if isinstance(x, Tensor) else Tensor._constant(x, like) for x in inputs])
 
 
 # --------------------------------------------------------- fitting a gradient to its input
@@ -224,18 +228,19 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad
 
 
-def fit_gradient(node: Function, index: int, grad: Any) -> np.ndarray:
-    """The gradient ``node.backward`` returned for its input ``index``, in that input's shape
-    and dtype: summed over the axes broadcasting added, cast to the input's dtype. An op that
-    returns a gradient which cannot be its input's (a bug in a custom op) is named here."""
-    array = node.inputs[index].data
+def fit_gradient(node: Function, tensor: Any, grad: Any) -> np.ndarray:
+    """The gradient ``node.backward`` returned for its input ``tensor``, in that tensor's shape
+    and dtype: summed over the axes broadcasting added, cast to the tensor's dtype. A gradient
+    that cannot be the tensor's (a bug in a custom op's backward) is refused, naming the op."""
+    array = tensor.data
     if type(grad) is not np.ndarray:  # NumPy gives scalars, not 0-d arrays, for 0-d arithmetic
         grad = np.asarray(grad)
     if grad.shape != array.shape:
         fitted = unbroadcast(grad, array.shape)
         if fitted.shape != array.shape:
+            index = next(i for i, t in enumerate(node.inputs) if t is tensor)
             raise GraphError(f"{node.name}: backward returned a gradient of shape {grad.shape} for input "
-                                f"{index}, of shape {array.shape}: it must be that shape, or broadcast to it")
+                             f"{index}, of shape {array.shape}: it must be that shape, or broadcast to it")
         grad = fitted
     if grad.dtype != array.dtype:  # e.g. a float32 weight used with float64 data
         grad = grad.astype(array.dtype)
@@ -320,21 +325,26 @@ def run_backward(node: Function, grad_out: np.ndarray, retain_graph: bool) -> li
     """
     if node.freed:
         raise GraphError(f"backward: the graph through op '{node.name}' was already freed by an earlier "
-                            "backward(); call backward(retain_graph=True) the first time if you need to run "
-                            "backward through it again")
+                         "backward(); call backward(retain_graph=True) the first time if you need to run "
+                         "backward through it again")
     if node.saved:
         _check_versions(node)
     started = time.perf_counter() if _step_observer is not None else 0.0
-    raw = node.backward(grad_out)
-    if not isinstance(raw, (tuple, list)):
-        raw = (raw,)  # a one-input op may return its gradient alone
-    if len(raw) != len(node.inputs):
-        raise GraphError(f"{node.name}: backward returned {len(raw)} gradient(s) for {len(node.inputs)} input(s)")
-    grads_in = [None if g is None or not needed else fit_gradient(node, i, g)
-                for i, (g, needed) in enumerate(zip(raw, node.needs_input_grad))]
+    grads = node.backward(grad_out)
+    if type(grads) is not tuple and type(grads) is not list:
+        grads = (grads,)  # a one-input op may return its gradient alone
+    if len(grads) != len(node.inputs):
+        raise GraphError(f"{node.name}: backward returned {len(grads)} gradient(s) for {len(node.inputs)} input(s)")
+    grads_in = []
+    for tensor, grad, needed in zip(node.inputs, grads, node.needs_input_grad):
+        if grad is None or not needed:
+            grad = None
+        elif type(grad) is not np.ndarray or grad.shape != tensor.data.shape or grad.dtype != tensor.data.dtype:
+            grad = fit_gradient(node, tensor, grad)  # (most gradients fit already: checked inline)
+        grads_in.append(grad)
     if _anomaly_mode:
-        for g in grads_in:
-            _check_finite(node, "gradient (backward)", g)
+        for grad in grads_in:
+            _check_finite(node, "gradient (backward)", grad)
     if _step_observer is not None:
         _step_observer(node, grad_out, grads_in, time.perf_counter() - started)
     if not retain_graph:

@@ -54,10 +54,16 @@ class CrossEntropy(Function):
             if target.shape[0] != n:
                 raise InputError(f"cross_entropy: input has {n} samples (shape {logits.shape}) "
                                  f"but target has shape {target.shape}")
-            if n and (target.min() < 0 or target.max() >= classes):  # (a negative label would wrap around)
+            self.rows = np.arange(n)
+            try:  # a label >= C fails the indexing; a negative one would wrap around, so it is tested
+                picked = shifted[self.rows, target]
+                valid = not n or target.min() >= 0
+            except IndexError:
+                valid = False
+            if not valid:
                 raise InputError(f"cross_entropy: target labels must be in [0, {classes}) for input of shape "
                                  f"{logits.shape}, got labels from {target.min()} to {target.max()}")
-            per_sample = np.log(totals) - shifted[np.arange(n), target]
+            per_sample = np.log(totals) - picked
         elif target.shape == logits.shape and target.dtype.kind == "f":  # one-hot / probabilities
             per_sample = -(target * (shifted - np.log(totals)[:, None])).sum(axis=1)
         else:
@@ -74,7 +80,7 @@ class CrossEntropy(Function):
         g_sample = upstream(g, self.reduction, len(exps))  # g/N, g, or one g per sample
         grad = exps * (g_sample / totals)[:, None]  # softmax(z) · g_sample
         if target.ndim == 1:  # − onehot · g_sample, without building the one-hot matrix
-            grad[np.arange(len(target)), target] -= g_sample
+            grad[self.rows, target] -= g_sample
         else:
             grad -= target * (g_sample[:, None] if g_sample.ndim else g_sample)
         return grad, None
