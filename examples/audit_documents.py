@@ -4,6 +4,6 @@ The same as `tensorgrad audit`. Documents 002 and 003 contain a mistake each; th
 which parameter, by how much, and the likely cause.
 Run:  python examples/audit_documents.py
 """
-from tensorgrad.documents import format_audit, run_audit
+from tensorgrad.teaching.audit import format_audit, run_audit
 
 print(format_audit(run_audit(seed=0)))

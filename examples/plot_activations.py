@@ -3,7 +3,7 @@
 Needs matplotlib (pip install "tensorgrad[plots]"). Writes activations.png.
 Run:  python examples/plot_activations.py
 """
-from tensorgrad.plots import plot_activations
+from tensorgrad.teaching.plots import plot_activations
 
 plot_activations(path="activations.png")
 print("wrote activations.png")

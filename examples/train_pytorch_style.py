@@ -2,7 +2,6 @@
 
 Run:  python examples/train_pytorch_style.py
 """
-import numpy as np
 
 import tensorgrad as tg
 import tensorgrad.nn.functional as F

@@ -19,13 +19,13 @@ from .tensor import (
     Tensor, arange, concatenate, eye, from_numpy, full, full_like, manual_seed, maximum, minimum, ones,
     ones_like, rand, rand_like, randn, randn_like, stack, tensor, where, zeros, zeros_like,
 )
-from .check import GradcheckResult, gradcheck
+from .teaching.gradcheck import GradcheckResult, gradcheck
 from .speed import memory, parallel
 from .speed.parallel import get_num_threads, set_num_threads
 from . import data, nn, optim  # noqa: E402  (after the core they build on)
-from .trace import Trace, trace
-from .viz import draw, render
-from .compare import ActivationSite, GradReport, compare_grads
+from .teaching.trace import Trace, trace
+from .teaching.draw import draw, render
+from .teaching.compare import ActivationSite, GradReport, compare_grads
 
 __all__ = [
     "__version__", "Tensor", "Function", "TensorgradError", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",

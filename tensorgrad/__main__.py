@@ -1,6 +1,6 @@
 """``python -m tensorgrad`` runs the ``tensorgrad`` command."""
 import sys
 
-from .cli import main
+from .training.cli import main
 
 sys.exit(main())

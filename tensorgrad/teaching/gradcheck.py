@@ -1,0 +1,153 @@
+"""Gradient checking: autograd's gradients against central finite differences, in float64."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..tensor import Tensor
+
+__all__ = ["gradcheck", "GradcheckResult", "InputCheck"]
+
+
+@dataclass
+class InputCheck:
+    """The comparison for one input: the worst element and its analytic and numeric gradients."""
+
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    ok: bool
+    worst_element: tuple[int, ...]
+    analytic: float
+    numeric: float
+    abs_error: float
+    rel_error: float
+
+    def describe(self) -> str:
+        verdict = "ok" if self.ok else "MISMATCH"
+        return (f"input {self.index} ({self.name}, shape {self.shape}): {verdict}; worst element "
+                f"{self.worst_element}: analytic {self.analytic:.10g}, numeric {self.numeric:.10g}, "
+                f"abs error {self.abs_error:.3g}, rel error {self.rel_error:.3g}")
+
+
+@dataclass
+class GradcheckResult:
+    """Truthy when every checked gradient agrees, so ``assert tg.gradcheck(...)`` works; its repr
+    (shown by pytest on failure) names each input, its worst element and both values."""
+
+    inputs: list[InputCheck] = field(default_factory=list)
+    atol: float = 0.0
+    rtol: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when every checked input's gradient agrees (what ``bool(result)`` gives)."""
+        return all(check.ok for check in self.inputs)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        head = f"gradcheck {'passed' if self.ok else 'FAILED'} (atol={self.atol:g}, rtol={self.rtol:g})"
+        return "\n".join([head] + ["  " + check.describe() for check in self.inputs])
+
+    __str__ = __repr__
+
+
+def gradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Any],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> GradcheckResult:
+    """Compare autograd's gradients of ``fn(*inputs)`` with central finite differences.
+
+    Every floating input is copied to float64 first (so the check is precise whatever dtype the
+    model uses); the inputs that are Tensors with ``requires_grad=True`` are checked. A non-scalar
+    output is reduced to a scalar with fixed random weights, ``sum(fn(*inputs) * w)``, which checks
+    the whole Jacobian in one random direction.
+
+    Args:
+        fn: a function of the inputs returning a Tensor.
+        inputs: Tensors (those with requires_grad=True are checked), arrays or numbers; a single
+            Tensor stands for ``[tensor]``.
+        eps: finite-difference step.
+        atol, rtol: an element passes when |analytic − numeric| <= atol + rtol·|numeric|.
+        seed: seed of the random output weights.
+
+    Returns:
+        A :class:`GradcheckResult`, truthy when all gradients agree.
+
+    Example:
+        >>> x = tg.tensor(np.random.randn(3, 4), requires_grad=True)
+        >>> assert tg.gradcheck(lambda t: (t * t).sum(axis=1), [x])
+    """
+    if isinstance(inputs, Tensor):
+        inputs = [inputs]
+    if not eps > 0:
+        raise ValueError(f"gradcheck: eps must be a positive step, got {eps!r}")
+    checked: list[int] = []
+    args: list[Any] = []
+    for i, x in enumerate(inputs):
+        if isinstance(x, Tensor):
+            data = x.data.astype(np.float64) if x.dtype.kind == "f" else x.data
+            copy = Tensor(data, requires_grad=x.requires_grad, name=x.name)
+            if x.requires_grad:
+                checked.append(i)
+            args.append(copy)
+        elif isinstance(x, np.ndarray) and x.dtype.kind == "f":
+            args.append(x.astype(np.float64))
+        else:
+            args.append(x)
+    if not checked:
+        raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
+
+    output = fn(*args)
+    if not isinstance(output, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(output).__name__}")
+    # a scalar output is checked as it is; a larger one in a fixed random direction
+    weights = np.random.default_rng(seed).standard_normal(output.shape) if output.size > 1 else np.ones(output.shape)
+
+    def objective() -> float:
+        with no_grad():
+            return float(np.sum(fn(*args).data * weights))
+
+    if output.requires_grad:  # else fn ignores its inputs: every analytic gradient is 0
+        (output * weights).sum().backward()
+
+    result = GradcheckResult(atol=atol, rtol=rtol)
+    for i in checked:
+        tensor = args[i]
+        analytic = tensor.grad if tensor.grad is not None else np.zeros_like(tensor.data)
+        numeric = np.zeros(tensor.data.shape, tensor.data.dtype)
+        # .flat writes through to the tensor whatever its memory layout (reshape(-1) of a
+        # non-contiguous array, e.g. a conv's channels-last output, would perturb a copy)
+        flat_data, flat_numeric = tensor.data.flat, numeric.reshape(-1)
+        for k in range(numeric.size):  # one input element at a time: this is a test tool
+            original = flat_data[k]
+            flat_data[k] = original + eps
+            plus = objective()
+            flat_data[k] = original - eps
+            minus = objective()
+            flat_data[k] = original
+            flat_numeric[k] = (plus - minus) / (2 * eps)
+        error = np.abs(analytic - numeric)
+        excess = error - (atol + rtol * np.abs(numeric))
+        worst = np.unravel_index(int(np.argmax(excess)), numeric.shape) if numeric.size else ()
+        result.inputs.append(InputCheck(
+            index=i,
+            name=tensor.name or f"inputs[{i}]",
+            shape=tensor.shape,
+            ok=bool(np.all(excess <= 0)) and bool(np.all(np.isfinite(analytic))),
+            worst_element=tuple(int(w) for w in worst),
+            analytic=float(analytic[worst]) if numeric.size else 0.0,
+            numeric=float(numeric[worst]) if numeric.size else 0.0,
+            abs_error=float(error[worst]) if numeric.size else 0.0,
+            rel_error=float(error[worst] / max(abs(numeric[worst]), 1e-300)) if numeric.size else 0.0,
+        ))
+    return result

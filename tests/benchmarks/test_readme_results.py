@@ -1,0 +1,36 @@
+"""The README's result tables are the committed benchmark results, as update_readme.py writes them."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import update_readme  # noqa: E402
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_accuracy_table_matches_accuracy_json():
+    runs = json.loads((ROOT / "benchmarks/results/accuracy.json").read_text())["runs"]
+    table = update_readme.accuracy_table(runs)
+    assert "<!-- accuracy-table -->\n" + table + "\n<!-- /accuracy-table -->" in README
+    assert table.count("\n") >= len(runs) + 1  # a row for every run
+
+
+@pytest.mark.skipif(not (ROOT / "benchmarks/results/speed-latest.json").exists(), reason="no speed run yet")
+def test_speed_tables_match_speed_latest_json():
+    result = json.loads((ROOT / "benchmarks/results/speed-latest.json").read_text())
+    assert "<!-- speed-tables -->\n" + update_readme.speed_tables(result) + "\n<!-- /speed-tables -->" in README
+
+
+def test_replace_between_rewrites_only_the_marked_part_and_needs_the_markers():
+    text = "a\n<!-- t -->\nold\n<!-- /t -->\nb"
+    assert update_readme.replace_between(text, "t", "new") == "a\n<!-- t -->\nnew\n<!-- /t -->\nb"
+    with pytest.raises(SystemExit, match="no <!-- u -->"):
+        update_readme.replace_between(text, "u", "new")
+    empty = "<!-- t -->\n<!-- /t -->"  # nothing between the markers yet
+    assert update_readme.replace_between(empty, "t", "new") == "<!-- t -->\nnew\n<!-- /t -->"
