@@ -34,11 +34,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-import tensorgrad as tg
-
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 from .compare import ActivationSite, GradReport, _table, compare_grads
-from .gradcheck import GradcheckResult
+from .gradcheck import GradcheckResult, gradcheck
 
 __all__ = [
     "DocumentCase", "DocumentModel", "AuditRow", "DOCUMENTS", "run_audit", "format_audit",
@@ -108,13 +106,13 @@ class DocumentModel:
         data = self.make_data(rng, self.small_sizes, self.small_batch)
         params = self.init_params(rng, self.small_sizes)
         names = list(params)
-        tensors = [tg.tensor(np.asarray(params[k], dtype=np.float64), requires_grad=True, name=k) for k in names]
-        return tg.gradcheck(lambda *ts: self.loss(*data, **dict(zip(names, ts))), tensors)
+        tensors = [tensor(np.asarray(params[k], dtype=np.float64), requires_grad=True, name=k) for k in names]
+        return gradcheck(lambda *ts: self.loss(*data, **dict(zip(names, ts))), tensors)
 
 
 def autograd_grads(loss: Callable[..., Tensor], data: tuple[np.ndarray, ...], params: Params) -> dict[str, np.ndarray]:
     """The gradients of ``loss(*data, **params)`` by autograd, in float64."""
-    tensors = {k: tg.tensor(np.asarray(v, dtype=np.float64), requires_grad=True, name=k) for k, v in params.items()}
+    tensors = {k: tensor(np.asarray(v, dtype=np.float64), requires_grad=True, name=k) for k, v in params.items()}
     loss(*data, **tensors).backward()
     return {k: t.grad for k, t in tensors.items()}
 
@@ -162,7 +160,7 @@ def doc000_printed_loss(X: np.ndarray, Y: np.ndarray, w1: Tensor, b1: Tensor, w2
     """The loss document 000 prints (``loss = -np.mean(np.sum(Y * np.log(f + 1e-8), axis=1))``):
     mean CE without the L2 term. (log_softmax stands for log(f + 1e-8): the document's
     ``d_out = f - Y`` is the gradient of the exact cross-entropy.)"""
-    h = (tg.tensor(X) @ w1.T + b1).relu()
+    h = (tensor(X) @ w1.T + b1).relu()
     log_f = (h @ w2.T + b2).log_softmax(axis=1)
     return -(log_f * Y).sum(axis=1).mean()
 
@@ -211,7 +209,7 @@ def doc001_init(rng: np.random.Generator, sizes: tuple[int, int, int]) -> Params
 def doc001_loss(x: np.ndarray, y: np.ndarray, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor) -> Tensor:
     """``Dense(512, activation='sigmoid')``, ``Dense(10, activation='softmax')`` and the batch-mean
     categorical cross-entropy (the compile cell is not shown; its 'loss' is this one's scale)."""
-    h = (tg.tensor(x) @ W1 + b1).sigmoid()
+    h = (tensor(x) @ W1 + b1).sigmoid()
     return -((h @ W2 + b2).log_softmax(axis=-1) * y).sum(axis=1).mean()
 
 
@@ -235,7 +233,7 @@ def doc002_init(rng: np.random.Generator, sizes: tuple[int, int, int]) -> Params
 def doc002_loss(x: np.ndarray, y: np.ndarray, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor) -> Tensor:
     """``scores`` then ``x_entropy``: softmax over classes (axis 0), mean of −log ŷ over the batch."""
     batch_size = len(x)
-    z1 = W1 @ tg.tensor(x).T + b1
+    z1 = W1 @ tensor(x).T + b1
     z2 = W2 @ z1.relu() + b2
     log_probs = z2.log_softmax(axis=0)
     return -log_probs[y.squeeze(), np.arange(batch_size)].sum() / batch_size
@@ -290,7 +288,7 @@ def doc003_init(rng: np.random.Generator, sizes: tuple[int, int, int]) -> Params
 
 def doc003_loss(X: np.ndarray, Y: np.ndarray, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor) -> Tensor:
     """``forward_propagation`` (sigmoid, sigmoid) and ``compute_error`` (log loss / m)."""
-    A1 = (W1 @ tg.tensor(X) + b1).sigmoid()
+    A1 = (W1 @ tensor(X) + b1).sigmoid()
     A2 = (W2 @ A1 + b2).sigmoid()
     logprobs = A2.log() * Y + (1 - A2).log() * (1 - Y)
     return -logprobs.sum() / Y.shape[1]
@@ -341,7 +339,7 @@ def doc004_init(rng: np.random.Generator, sizes: tuple[int, int, int]) -> Params
 def doc004_loss(x: np.ndarray, y: np.ndarray, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor) -> Tensor:
     """``forward``/``relu``/``softmax`` and ``cross_entropy`` = −Σ y·log(y_pred) (summed; its
     epsilon 1e-12 left out: ``dz2 = y_pred - y`` is the gradient of the exact cross-entropy)."""
-    a1 = (W1 @ tg.tensor(x) + b1).relu()
+    a1 = (W1 @ tensor(x) + b1).relu()
     return -((W2 @ a1 + b2).log_softmax(axis=0) * y).sum()
 
 

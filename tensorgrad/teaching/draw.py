@@ -13,14 +13,15 @@ from __future__ import annotations
 import shutil
 import sysconfig
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..tensor import Tensor
 
-if TYPE_CHECKING:  # imported when drawing: the core works without graphviz installed
-    import graphviz
+#: what draw() returns: a ``graphviz.Digraph`` (graphviz is imported when drawing, so that the
+#: core works without it installed)
+Digraph = Any
 
 __all__ = ["draw", "render", "dot_program"]
 
@@ -41,9 +42,17 @@ def dot_program() -> str | None:
     return None
 
 
-def _use_available_dot() -> str | None:
-    import graphviz
+def _graphviz() -> Any:
+    """The graphviz package, imported when a graph is drawn: the core works without it."""
+    try:
+        import graphviz
+    except ImportError as err:
+        raise ImportError("draw: drawing a graph needs the graphviz Python package (pip install graphviz)") from err
+    return graphviz
 
+
+def _use_available_dot() -> str | None:
+    graphviz = _graphviz()
     program = dot_program()
     if program is not None:
         # the python graphviz package runs this binary for render(), pipe() and Jupyter display
@@ -105,7 +114,7 @@ def draw(
     rankdir: str = "LR",
     trace: Any = None,
     step: int | None = None,
-) -> graphviz.Digraph:
+) -> Digraph:
     """The computation graph that produced ``root`` as a ``graphviz.Digraph``.
 
     Args:
@@ -145,9 +154,7 @@ def draw(
             known_grad[s.node_key] = s
         current = trace.steps[last - 1].node_key
 
-    import graphviz
-
-    graph = graphviz.Digraph("tensorgrad", graph_attr={"rankdir": rankdir, "fontsize": "11"},
+    graph = _graphviz().Digraph("tensorgrad", graph_attr={"rankdir": rankdir, "fontsize": "11"},
                              node_attr={"fontname": "Helvetica", "fontsize": "10"},
                              edge_attr={"fontname": "Helvetica", "fontsize": "9"})
 
@@ -209,7 +216,7 @@ def _leaf_done(t: Tensor, nodes: list[Any], done: set[int]) -> bool:
     return all(id(n) in done for n in nodes if any(x is t for x in n.inputs))
 
 
-def render(graph: graphviz.Digraph, path: str | Path, format: str | None = None) -> Path:  # noqa: A002
+def render(graph: Digraph, path: str | Path, format: str | None = None) -> Path:  # noqa: A002
     """Write ``graph`` to ``path`` (.svg, .png or .dot; the suffix gives the format unless
     ``format`` names one, e.g. ``format="png"`` for a path without a suffix).
 
