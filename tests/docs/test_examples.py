@@ -11,6 +11,7 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.py"
 EXPECTED = {
     "audit_documents.py": "constant scale factor: manual ≈ 64·autograd",
     "cnn_on_threads.py": "largest weight difference between the two runs",
+    "custom_op.py": "Swish without the product rule: gradcheck FAILED",
     "draw_graph.py": "mlp_graph_grads.svg",
     "find_the_mistake.py": "x32: a missing or extra 1/batch?",
     "mlp_from_ops.py": "epoch 5: loss",
@@ -25,7 +26,13 @@ def _threaded_weights_match_serial(out: str) -> None:
     assert difference < 1e-5  # float32 rounding of weights of order 0.1, not a different step
 
 
-CHECKS = {"cnn_on_threads.py": _threaded_weights_match_serial}  # more than a line to find
+def _the_right_backward_passes_and_shows_in_the_trace(out: str) -> None:
+    assert "Swish: gradcheck passed" in out
+    assert "swish" in out.split("formula applied")[1] and "∂x = g·(σ + x·σ·(1 − σ))" in out
+
+
+CHECKS = {"cnn_on_threads.py": _threaded_weights_match_serial,  # more than a line to find
+          "custom_op.py": _the_right_backward_passes_and_shows_in_the_trace}
 
 
 def test_every_example_is_listed():

@@ -8,6 +8,7 @@ import tensorgrad as tg
 from tensorgrad.nn.functional import avg_pool2d, conv2d, max_pool2d
 from tensorgrad.ops import _windows
 from tensorgrad.ops.conv import Conv2d
+from tensorgrad.ops.conv_reference import Conv2dReference
 from tensorgrad.ops.pool import AvgPool2d, MaxPool2d
 
 
@@ -105,6 +106,40 @@ def test_conv2d_forward_matches_loop_reference(x_shape, w_shape, bias, stride, p
     b = RNG.standard_normal(w_shape[0]) if bias else None
     out = conv2d(x, w, b, stride=stride, padding=padding)
     np.testing.assert_allclose(out.data, ref_conv2d(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------- the fast conv against its readable twin
+def _reference(x, w, b, stride, padding):
+    inputs = (x, w) if b is None else (x, w, b)
+    return Conv2dReference.apply(*inputs, stride=stride, padding=padding)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, bias, stride, padding", CONV_CASES, ids=CONV_IDS)
+def test_the_reference_conv2d_matches_the_loops_and_passes_gradcheck(x_shape, w_shape, bias, stride, padding):
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0]) if bias else None
+    np.testing.assert_allclose(_reference(x, w, b, stride, padding).data, ref_conv2d(x, w, b, stride, padding),
+                               rtol=1e-12, atol=1e-12)
+    tensors = [tg.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
+    assert tg.gradcheck(lambda *t: _reference(*t, *([None] * (3 - len(t))), stride, padding), tensors)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, bias, stride, padding", CONV_CASES, ids=CONV_IDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_fast_conv2d_gives_the_references_values_and_gradients(x_shape, w_shape, bias, stride, padding, dtype):
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape)] + ([rng.standard_normal(w_shape[0])] if bias else [])
+    results = []
+    for conv in (conv2d, _reference):
+        tensors = [tg.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+        out = conv(*tensors, *([None] * (3 - len(tensors))), stride, padding)
+        out.backward(np.random.default_rng(3).standard_normal(out.shape).astype(dtype))
+        results.append([out.data] + [t.grad for t in tensors])
+    tolerance = 1e-12 if dtype == np.float64 else 2e-5
+    for fast, plain in zip(*results):
+        assert fast.dtype == plain.dtype == dtype and fast.shape == plain.shape
+        np.testing.assert_allclose(fast, plain, rtol=tolerance, atol=tolerance)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
