@@ -1,19 +1,27 @@
 """Accuracy targets: train each recipe on the full datasets and record test accuracy and time.
 
-    python benchmarks/accuracy.py --data-dir ../shared/data [--only doc004 best-mlp] [--fashion]
+    python benchmarks/accuracy.py --data-dir ../shared/data [--only doc004 best-mlp] [--dataset mnist]
+    python benchmarks/accuracy.py --data-dir ../shared/data --time-epochs 1
 
 Each run is `tensorgrad train --recipe R --dataset D --data-dir ... --out benchmarks/results/runs/R-D`;
 the results (test accuracy, validation accuracy, seconds per epoch, target, pass/fail) go to
 benchmarks/results/accuracy.json, merged with earlier runs of other recipes.
+
+Seconds per epoch depend on what else the machine runs. ``--time-epochs N`` trains each selected
+recipe for N epochs only and records ``quiet_seconds_per_epoch`` beside the accuracy of the full
+run; it refuses to start on a busy machine (1-minute load average above 0.5), so that the README's
+s/epoch column reads what a user's quiet laptop would take.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import os
 import platform
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,6 +71,26 @@ def run(recipe: str, dataset: str, data_dir: str, collect: bool = False) -> dict
     return row
 
 
+QUIET_LOAD = 0.5  # the 1-minute load average above which --time-epochs will not start
+
+
+def time_epochs(recipe: str, dataset: str, data_dir: str, epochs: int) -> dict:
+    """Train ``epochs`` epochs only, on a quiet machine: the median seconds per epoch, and the
+    load average before and after (another job during the run shows there)."""
+    load_before = os.getloadavg()[0]
+    if load_before > QUIET_LOAD:
+        raise SystemExit(f"the machine is busy (load average {load_before:.2f} > {QUIET_LOAD}): "
+                         "stop the other jobs, then time again")
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run([sys.executable, "-m", "tensorgrad", "train", "--recipe", recipe, "--dataset", dataset,
+                        "--data-dir", data_dir, "--out", out, "--epochs", str(epochs), "--no-progress",
+                        "--no-plots"], check=True, stdout=subprocess.DEVNULL)
+        history = json.loads((Path(out) / "history.json").read_text())
+    return {"quiet_seconds_per_epoch": statistics.median(history["seconds"]), "quiet_epochs": epochs,
+            "quiet_load_before": round(load_before, 2), "quiet_load_after": round(os.getloadavg()[0], 2),
+            "quiet_date": time.strftime("%Y-%m-%d")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", required=True)
@@ -70,12 +98,24 @@ def main() -> None:
     parser.add_argument("--dataset", choices=("mnist", "fashion-mnist", "both"), default="both")
     parser.add_argument("--collect", action="store_true",
                         help="do not train: read the results of runs already in benchmarks/results/runs/")
+    parser.add_argument("--time-epochs", type=int, metavar="N",
+                        help="only time N epochs of each recipe on a quiet machine (keeps the accuracy of the full runs)")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
     for (recipe, dataset), _ in TARGETS.items():
         if args.only and recipe not in args.only:
             continue
         if args.dataset != "both" and dataset != args.dataset:
+            continue
+        if args.time_epochs:
+            key = f"{recipe}/{dataset}"
+            if key not in results["runs"]:
+                continue  # no full run to time beside
+            results["runs"][key].update(time_epochs(recipe, dataset, args.data_dir, args.time_epochs))
+            RESULTS.write_text(json.dumps(results, indent=2))
+            print(f"{recipe:20} {dataset:14} {results['runs'][key]['quiet_seconds_per_epoch']:.2f} s/epoch "
+                  f"(load {results['runs'][key]['quiet_load_before']} -> {results['runs'][key]['quiet_load_after']})",
+                  flush=True)
             continue
         if args.collect and not (HERE / "results" / "runs" / f"{recipe}-{dataset}" / "metrics.json").exists():
             continue

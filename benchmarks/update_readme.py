@@ -1,11 +1,12 @@
-"""Write the latest benchmark results into README.md, between its marker comments.
+"""Write the latest benchmark results into README.md and benchmarks/README.md, between their markers.
 
     python benchmarks/update_readme.py
 
 Reads benchmarks/results/accuracy.json (from accuracy.py) and benchmarks/results/speed-latest.json
-(from speed.py) and replaces the text between ``<!-- accuracy-table -->`` / ``<!-- /accuracy-table -->``
-and ``<!-- speed-tables -->`` / ``<!-- /speed-tables -->``. The speed tables are printed by
-speed.py's own functions, so the README shows exactly what the run printed.
+(from speed.py). README.md gets the accuracy table (``<!-- accuracy-table -->``) and a short speed
+table (``<!-- speed-summary -->``); benchmarks/README.md gets every speed table
+(``<!-- speed-tables -->``), printed by speed.py's own functions, so it shows exactly what the
+run printed.
 """
 from __future__ import annotations
 
@@ -23,9 +24,12 @@ from tensorgrad.models.recipes import RECIPES  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 README = ROOT / "README.md"
+BENCHMARKS_README = ROOT / "benchmarks" / "README.md"
 
 
 def accuracy_table(runs: dict) -> str:
+    """One row per run; s/epoch from a quiet machine (accuracy.py --time-epochs) where timed, else
+    the full run's, marked * (on a machine shared with other jobs)."""
     rows = ["| recipe | dataset | test accuracy | target | document reports | s/epoch |", "|---|---|---|---|---|---|"]
     for dataset in ("mnist", "fashion-mnist"):
         for name, recipe in RECIPES.items():  # in the order the recipes are registered
@@ -37,8 +41,29 @@ def accuracy_table(runs: dict) -> str:
             target = "" if run["target"] is None else f"≥ {run['target']:.3g} {'✓' if run['passed'] else '✗'}"
             document = recipe.reported if dataset == "mnist" else ""
             rows.append(f"| `{name}` | {dataset} | {accuracy:.4f}{' (its 100)' if on_val else ''} | {target} "
-                        f"| {document} | {run['seconds_per_epoch']:.2f} |")
+                        f"| {document} | {_seconds(run)} |")
     return "\n".join(rows)
+
+
+def _seconds(run: dict) -> str:
+    quiet = run.get("quiet_seconds_per_epoch")
+    return f"{quiet:.2f}" if quiet is not None else f"{run['seconds_per_epoch']:.2f}*"
+
+
+def speed_summary(result: dict) -> str:
+    """The README's short table: ms per step and tensorgrad/NumPy with its target, per workload."""
+    env = result["environment"]
+    rows = ["| workload | tensorgrad | NumPy by hand | PyTorch | tensorgrad / NumPy | target |", "|---|---|---|---|---|---|"]
+    for row in result["workloads"]:
+        median, ratio = row["median"], row["ratios"]["tensorgrad/numpy"]
+        torch = f"{median['torch']:.3g} ms" if "torch" in median else "–"
+        target = row["target_tensorgrad_over_numpy"]
+        met = "✓" if ratio["median"] <= target else "✗"
+        rows.append(f"| {row['description']} | {median['tensorgrad']:.3g} ms | {median['numpy']:.3g} ms | {torch} "
+                    f"| {ratio['median']:.2f} [CI {ratio['ci90_low']:.2f}-{ratio['ci90_high']:.2f}] | ≤ {target:.2f} {met} |")
+    return (f"One run of `{env['command']}` on {env['date'][:10]}, {env['usable_cpus']} CPUs ({env['cpu_model']}): "
+            "median ms per training step, and the median of the per-round ratios with its 90% interval.\n\n"
+            + "\n".join(rows))
 
 
 def speed_tables(result: dict) -> str:
@@ -70,14 +95,18 @@ def replace_between(text: str, tag: str, body: str) -> str:
 
 def main() -> None:
     text = README.read_text(encoding="utf-8")
+    benchmarks_text = BENCHMARKS_README.read_text(encoding="utf-8")
     accuracy = RESULTS / "accuracy.json"
     if accuracy.exists():
         text = replace_between(text, "accuracy-table", accuracy_table(json.loads(accuracy.read_text())["runs"]))
     latest = RESULTS / "speed-latest.json"
     if latest.exists():
-        text = replace_between(text, "speed-tables", speed_tables(json.loads(latest.read_text())))
+        result = json.loads(latest.read_text())
+        text = replace_between(text, "speed-summary", speed_summary(result))
+        benchmarks_text = replace_between(benchmarks_text, "speed-tables", speed_tables(result))
     README.write_text(text, encoding="utf-8")
-    print(f"updated {README}")
+    BENCHMARKS_README.write_text(benchmarks_text, encoding="utf-8")
+    print(f"updated {README} and {BENCHMARKS_README}")
 
 
 if __name__ == "__main__":
