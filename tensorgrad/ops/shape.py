@@ -33,14 +33,15 @@ class Transpose(Function):
     formula = "∂a = g with the axes permuted back"
 
     def forward(self, a, axes=None):
-        if axes is not None and sorted(int(ax) % max(a.ndim, 1) for ax in axes) != list(range(a.ndim)):
-            raise InputError(f"transpose: axes {tuple(axes)} are not a permutation of the {a.ndim} axes of shape {a.shape}")
+        if axes is not None:
+            axes = tuple(normalize_axis(self.name, ax, a.shape) for ax in axes)
+            if sorted(axes) != list(range(a.ndim)):
+                raise InputError(f"transpose: axes {axes} are not a permutation of the {a.ndim} axes of shape {a.shape}")
         self.axes = axes
         return np.transpose(a, axes)
 
     def backward(self, g):
-        inverse = None if self.axes is None else np.argsort([ax % g.ndim for ax in self.axes])
-        return np.transpose(g, inverse)
+        return np.transpose(g, None if self.axes is None else np.argsort(self.axes))  # the inverse permutation
 
 
 class GetItem(Function):
