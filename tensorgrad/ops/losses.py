@@ -22,6 +22,14 @@ def check_reduction(op: str, reduction: str) -> None:
         raise InputError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
+def check_paired_inputs(op: str, input: np.ndarray, target: np.ndarray, reduction: str, what: str) -> None:  # noqa: A002
+    """What a loss of an input and a target of the same shape checks first."""
+    check_reduction(op, reduction)
+    if input.shape != target.shape:
+        raise InputError(f"{op}: input shape {input.shape} and target shape {target.shape} differ")
+    check_floating(op, what, input)
+
+
 def reduce_losses(per_sample: np.ndarray, reduction: str) -> np.ndarray:
     """The loss from one loss per sample; backward undoes it with ``upstream``."""
     if reduction == "mean":
@@ -91,10 +99,7 @@ class BinaryCrossEntropy(Function):
     formula = "∂p = g·(p − t)/(p·(1 − p))/N   (logs clamped at −100, as PyTorch)"
 
     def forward(self, p, target, reduction="mean"):
-        check_reduction(self.name, reduction)
-        if p.shape != target.shape:
-            raise InputError(f"binary_cross_entropy: input shape {p.shape} and target shape {target.shape} differ")
-        check_floating(self.name, "input (probabilities)", p)
+        check_paired_inputs(self.name, p, target, reduction, "input (probabilities)")
         if p.size and not (p.min() >= 0 and p.max() <= 1):  # written so that NaN fails it too
             raise InputError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values from "
                              f"{p.min()} to {p.max()} (for logits use binary_cross_entropy_with_logits)")
@@ -120,11 +125,7 @@ class BinaryCrossEntropyWithLogits(Function):
     formula = "∂z = g·(σ(z) − t)/N"
 
     def forward(self, z, target, reduction="mean"):
-        check_reduction(self.name, reduction)
-        if z.shape != target.shape:
-            raise InputError(f"binary_cross_entropy_with_logits: input shape {z.shape} and target shape "
-                             f"{target.shape} differ")
-        check_floating(self.name, "input (logits)", z)
+        check_paired_inputs(self.name, z, target, reduction, "input (logits)")
         # −t·log σ(z) − (1−t)·log(1−σ(z)), written so that nothing overflows: log(1 + e^−|z|)
         per_sample = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
         self.save(z, target)
