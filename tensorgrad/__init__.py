@@ -15,9 +15,10 @@ follow PyTorch's.
 from ._version import __version__
 from .errors import TensorgradError
 from .autograd import Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .tensor import (
-    Tensor, arange, concatenate, eye, from_numpy, full, full_like, manual_seed, maximum, minimum, ones,
-    ones_like, rand, rand_like, randn, randn_like, stack, tensor, where, zeros, zeros_like,
+from .tensor import Tensor, concatenate, from_numpy, maximum, minimum, stack, tensor, where
+from .creation import (
+    arange, eye, full, full_like, manual_seed, ones, ones_like, rand, rand_like, randn, randn_like, zeros,
+    zeros_like,
 )
 from .teaching.gradcheck import GradcheckResult, gradcheck
 from .speed import memory, parallel

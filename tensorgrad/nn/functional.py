@@ -14,7 +14,8 @@ from ..ops.losses import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, Cross
 from ..ops.matmul import Linear
 from ..ops.pool import AvgPool2d, MaxPool2d
 from ..ops.softmax import LogSoftmax, Softmax
-from ..tensor import DEFAULT_DTYPE, Tensor, default_rng
+from ..creation import default_rng
+from ..tensor import DEFAULT_DTYPE, Tensor
 
 __all__ = [
     "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "linear", "conv2d", "max_pool2d",

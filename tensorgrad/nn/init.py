@@ -21,7 +21,8 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor, default_rng, mark_changed
+from ..creation import default_rng
+from ..tensor import Tensor, mark_changed
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_",

@@ -19,7 +19,8 @@ from ..data import DataLoader
 from ..nn import functional as F
 from ..nn.module import Module
 from ..optim import LBFGS, Optimizer
-from ..tensor import Tensor, manual_seed
+from ..creation import manual_seed
+from ..tensor import Tensor
 
 __all__ = ["History", "fit", "evaluate", "predict_proba", "predict", "default_loss", "save_training_state",
            "load_training_state"]

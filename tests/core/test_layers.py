@@ -16,7 +16,7 @@ LAYERS = [
     ("tensorgrad._version", 0), ("tensorgrad.errors", 0), ("tensorgrad.speed", 0),
     ("tensorgrad.autograd", 1),
     ("tensorgrad.ops", 2),
-    ("tensorgrad.tensor", 3),
+    ("tensorgrad.tensor", 3), ("tensorgrad.creation", 3),
     ("tensorgrad.nn", 4), ("tensorgrad.optim", 4), ("tensorgrad.data", 4),
     ("tensorgrad.teaching", 5),
     ("tensorgrad.training", 6),
