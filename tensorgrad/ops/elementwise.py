@@ -193,11 +193,18 @@ class Sigmoid(Activation):
         # For a < −88 (float32) e^−a overflows to inf and 1/(1 + inf) = 0, the right limit:
         # IEEE arithmetic keeps σ stable, so only NumPy's overflow warning is silenced.
         with np.errstate(over="ignore"):
-            return np.divide(1, 1 + np.exp(-a), out=out)
+            if out is None:
+                return 1 / (1 + np.exp(-a))
+            np.exp(np.negative(a, out=out), out=out)  # a fused layer's output, in place: no temporaries
+        out += 1
+        return np.reciprocal(out, out=out)
 
     @staticmethod
     def slope(g, y):
-        return g * y * (1 - y)
+        slope = 1 - y  # one new array, then in place (these run on every layer of a sigmoid MLP)
+        slope *= y     # σ' = y·(1 − y)
+        slope *= g
+        return slope
 
 
 class Tanh(Activation):
@@ -209,7 +216,9 @@ class Tanh(Activation):
 
     @staticmethod
     def slope(g, y):
-        return g * (1 - y * y)
+        slope = 1 - y * y  # tanh' = 1 − y²
+        slope *= g         # in place: one array fewer
+        return slope
 
 
 #: the activations a Linear or Conv2d node can fuse, by the name of their ``activation`` option

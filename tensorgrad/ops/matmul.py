@@ -83,8 +83,9 @@ class Linear(Function):
         grad_x = parallel.matmul(g, weight) if need_x else None
         grad_w = grad_b = None
         if need_w:
-            # one sample: an outer product (a matmul with inner size 1 is several times slower in NumPy)
-            grad_w = np.outer(g2[0], x2[0]) if len(x2) == 1 else parallel.matmul(g2.T, x2)
+            # one sample: an outer product. einsum's, not np.outer's (multiply of broadcast views):
+            # 35 against 61 µs for 784-128 (a matmul with inner size 1 took 273 µs)
+            grad_w = np.einsum("i,j->ij", g2[0], x2[0]) if len(x2) == 1 else parallel.matmul(g2.T, x2)
         if need_b:
             grad_b = g2.sum(axis=0)  # the engine sums it to () for a 0-d bias
         return grad_x, grad_w, grad_b

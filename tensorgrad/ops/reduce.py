@@ -59,7 +59,8 @@ class Max(Function):
     def backward(self, g):
         a, y = self.saved
         winners = a == y
-        return winners * expand_reduced(g, self.axes, self.keepdims) / winners.sum(axis=self.axes, keepdims=True)
+        count = winners.sum(axis=self.axes, keepdims=True, dtype=g.dtype)  # maxima per reduced slice
+        return winners * (expand_reduced(g, self.axes, self.keepdims) / count)
 
 
 class Min(Max):

@@ -16,8 +16,8 @@ class Softmax(Function):
 
     def forward(self, a, axis=-1):
         self.axis = normalize_axes(self.name, axis, a.shape)  # (axis,), or () for a 0-d tensor
-        exps = np.exp(a - a.max(axis=self.axis, keepdims=True))
-        y = exps / exps.sum(axis=self.axis, keepdims=True)
+        y = np.exp(a - a.max(axis=self.axis, keepdims=True))
+        y /= y.sum(axis=self.axis, keepdims=True)
         self.save(y)
         return y
 
