@@ -37,12 +37,12 @@ def counts(path: Path) -> tuple[int, int]:
 
 
 def main(arguments: list[str]) -> None:
-    paths = [Path(a) for a in arguments] or sorted({p for pattern in CORE for p in ROOT.glob(pattern)})
+    paths = [Path(a) for a in arguments] or sorted({p.relative_to(ROOT) for pattern in CORE for p in ROOT.glob(pattern)})
     total = [0, 0]
     for path in paths:
-        lines, code = counts(path)
+        lines, code = counts(ROOT / path if not path.is_absolute() and not path.exists() else path)
         total[0], total[1] = total[0] + lines, total[1] + code
-        print(f"{lines:6d} {code:6d}  {path.relative_to(ROOT) if path.is_absolute() else path}")
+        print(f"{lines:6d} {code:6d}  {path}")
     print(f"{total[0]:6d} {total[1]:6d}  total (all lines, code lines without docstrings, comments and blanks)")
 
 
