@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import operator
 import os
+import re
 import time
 import traceback
 from typing import Any, Callable, Iterator
@@ -119,7 +120,10 @@ class Function:
     input's shape and casts it to the input's dtype. Backward never writes into ``g``: the
     engine may hand the same array to several places.
 
-    ``name`` defaults to the class name in lower case.
+    ``name`` defaults to the class name in lower case, and ``input_names`` (what the formula
+    calls each input, for labelling the graph's edges) to the names the formula differentiates
+    by, in order: ``"∂a = g·bᵀ,  ∂b = aᵀ·g"`` gives ``("a", "b")``. An op with an input that gets no
+    gradient (a target, a mask) lists all of its inputs' names itself.
 
     Example, a custom op (see examples/custom_op.py)::
 
@@ -148,11 +152,14 @@ class Function:
     created_at: str = ""  # the user's line that made this op's output (anomaly mode only)
     output_ref: Any = None  # weakref to the output Tensor (no reference cycle): names for trace/draw
     fused: tuple[str, ...] = ()  # the ops this one node computes, when it fuses several ("linear", "relu")
+    input_names: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__.lower()
+        if "input_names" not in cls.__dict__ and cls.formula:
+            cls.input_names = tuple(dict.fromkeys(re.findall(r"∂(\w+)", cls.formula)))
 
     def save(self, *arrays: Any) -> None:
         """Keep arrays for backward; they are released after backward unless retain_graph=True."""

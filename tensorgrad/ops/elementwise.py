@@ -325,6 +325,7 @@ class Minimum(Function):
 
 class Where(Function):
     formula = "∂a = g·[cond],  ∂b = g·[not cond]"
+    input_names = ("cond", "a", "b")
 
     def forward(self, condition, a, b):
         condition = np.asarray(condition, dtype=bool)
@@ -338,6 +339,7 @@ class Where(Function):
 
 class Dropout(Function):
     formula = "∂x = g·mask/(1 − p)   (mask: the units kept in forward)"
+    input_names = ("x", "mask")
 
     def forward(self, x, scaled_mask):
         self.save(scaled_mask)

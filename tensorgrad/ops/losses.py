@@ -47,6 +47,7 @@ def upstream(g: np.ndarray, reduction: str, count: int) -> np.ndarray:
 class CrossEntropy(Function):
     name = "cross_entropy"
     formula = "∂z = (softmax(z) − t)·g/N   (t the one-hot or probability target; N for mean)"
+    input_names = ("z", "t")
 
     def forward(self, logits, target, reduction="mean"):
         check_reduction(self.name, reduction)
@@ -97,6 +98,7 @@ class CrossEntropy(Function):
 class BinaryCrossEntropy(Function):
     name = "binary_cross_entropy"
     formula = "∂p = g·(p − t)/(p·(1 − p))/N   (logs clamped at −100, as PyTorch)"
+    input_names = ("p", "t")
 
     def forward(self, p, target, reduction="mean"):
         check_paired_inputs(self.name, p, target, reduction, "input (probabilities)")
@@ -123,6 +125,7 @@ class BinaryCrossEntropy(Function):
 class BinaryCrossEntropyWithLogits(Function):
     name = "binary_cross_entropy_with_logits"
     formula = "∂z = g·(σ(z) − t)/N"
+    input_names = ("z", "t")
 
     def forward(self, z, target, reduction="mean"):
         check_paired_inputs(self.name, z, target, reduction, "input (logits)")

@@ -53,6 +53,10 @@ class Trace:
     def __init__(self, keep: Iterable[str] | str | None = None, params: Any = None) -> None:
         self.steps: list[TraceStep] = []
         self.grads: dict[str, np.ndarray] = {}
+        #: the kept gradients again, by the node whose output they belong to (id(node)) and by leaf
+        #: tensor (id(tensor)): what tg.draw needs to put them on the graph's tensors
+        self.node_grads: dict[int, np.ndarray] = {}
+        self.leaf_grads: dict[int, np.ndarray] = {}
         self.keep_all = keep == "all" or keep is True
         self.keep = set() if keep is None or self.keep_all else {keep} if isinstance(keep, str) else set(keep)
         self._param_names = _parameter_names(params)
@@ -79,12 +83,13 @@ class Trace:
         output = node.output_ref() if node.output_ref is not None else None
         name = self._name(output, node)
         if self._wants(name):
-            self.grads[name] = np.array(grad_out, copy=True)
+            self.grads[name] = self.node_grads[id(node)] = np.array(grad_out, copy=True)
         for tensor, grad in zip(node.inputs, grads_in):
             if grad is not None and tensor.grad_fn is None and tensor.requires_grad:
                 leaf = self._name(tensor)
                 if self._wants(leaf):  # a leaf may be reached by several ops: add the contributions
-                    self.grads[leaf] = self.grads[leaf] + grad if leaf in self.grads else np.array(grad, copy=True)
+                    total = self.grads[leaf] + grad if leaf in self.grads else np.array(grad, copy=True)
+                    self.grads[leaf] = self.leaf_grads[id(tensor)] = total
         norm, low, high = _stats(grad_out)
         self.steps.append(TraceStep(
             step=len(self.steps) + 1, op=node.name, formula=node.formula, output=name,
