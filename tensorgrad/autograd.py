@@ -372,7 +372,7 @@ def accumulate_leaf(tensor: Any, grad: np.ndarray, handed_out: set[int]) -> None
         handed_out.add(id(grad))
         tensor.grad = grad
     else:
-        tensor.grad = tensor.grad + grad
+        tensor.grad = np.asarray(tensor.grad + grad)  # (NumPy gives 0-d + 0-d as a scalar)
 
 
 def _check_versions(node: Function) -> None:

@@ -120,3 +120,41 @@ def make_inputs(shapes, domain, dtype, seed=0):
             x = rng.permutation(values).reshape(shape) if x.size else x
         arrays.append(np.asarray(x, dtype=dtype))
     return arrays
+
+
+# ------------------------------------------------------------------- 0-d tensors (micrograd's world)
+#: (label, op names it covers, function, number of 0-d inputs, domain). Every op that takes a 0-d
+#: tensor appears here; test_scalars.py checks the list against all_ops().
+SCALAR_CASES: list[tuple[str, tuple[str, ...], object, int, str]] = [
+    ("add", ("add",), lambda a, b: a + b, 2, "any"),
+    ("sub", ("sub",), lambda a, b: a - b, 2, "any"),
+    ("mul", ("mul",), lambda a, b: a * b, 2, "any"),
+    ("div", ("div",), lambda a, b: a / b, 2, "away"),
+    ("pow", ("pow",), lambda a, b: a ** b, 2, "positive"),
+    ("maximum_minimum", ("maximum", "minimum"), lambda a, b: tg.maximum(a, b) * tg.minimum(a, 2 * b), 2, "distinct"),
+    ("where", ("where",), lambda a, b: tg.where(a.data > 0, a, b), 2, "any"),
+    ("neg_abs", ("neg", "abs"), lambda a: -abs(a), 1, "away"),
+    ("exp_log_sqrt", ("exp", "log", "sqrt"), lambda a: a.exp() + a.log() + a.sqrt(), 1, "positive"),
+    ("tanh", ("tanh",), lambda a: a.tanh(), 1, "any"),
+    ("sigmoid", ("sigmoid",), lambda a: a.sigmoid(), 1, "any"),
+    ("relu", ("relu",), lambda a: a.relu(), 1, "away"),
+    ("gelu", ("gelu",), lambda a: a.gelu() + a.gelu(approximate="tanh"), 1, "any"),
+    ("clip", ("clip",), lambda a: a.clip(-5.0, 5.0), 1, "any"),
+    ("astype", ("astype",), lambda a: (a.astype(np.float64) * 3).astype(a.dtype), 1, "any"),
+    ("reductions", ("sum", "mean", "max", "min", "var"),
+     lambda a: a.sum() + a.mean(axis=0) * 2 + a.max() * 3 + a.min(axis=-1, keepdims=True) + a.var(), 1, "any"),
+    ("reshape_transpose_flatten", ("reshape", "transpose"), lambda a: a.reshape(1, 1).T.flatten() * 2, 1, "any"),
+    ("getitem", ("getitem",), lambda a: a[()] * a[None][0], 1, "any"),
+    ("stack_concatenate", ("stack", "concatenate"),
+     lambda a, b: tg.concatenate([tg.stack([a, b]), tg.stack([b])]) * np.arange(1, 4), 2, "any"),
+    ("softmax", ("softmax", "log_softmax"), lambda a: a.softmax() * 2 + a.log_softmax(axis=0), 1, "any"),
+]
+
+#: ops that need more than 0 dimensions, and why (test_scalars.py checks the two lists cover all ops)
+NOT_FOR_SCALARS = {
+    "matmul": "a product of vectors or matrices (0-d operands are refused, naming the op)",
+    "linear": "rows of features", "conv2d": "(N, C, H, W) images", "conv2d_reference": "(N, C, H, W) images",
+    "max_pool2d": "(N, C, H, W) images", "avg_pool2d": "(N, C, H, W) images", "dropout": "a mask of units",
+    "cross_entropy": "(N, C) logits", "binary_cross_entropy": "a batch of probabilities",
+    "binary_cross_entropy_with_logits": "a batch of logits",
+}
