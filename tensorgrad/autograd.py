@@ -352,8 +352,8 @@ def run_backward(node: Function, grad_out: np.ndarray, retain_graph: bool) -> li
     if _anomaly_mode:
         for grad in grads_in:
             _check_finite(node, "gradient (backward)", grad)
-    if _step_observer is not None:
-        _step_observer(node, grad_out, grads_in, time.perf_counter() - started)
+    if _step_observer is not None:  # (it gets the op's own gradients too, to show what was summed)
+        _step_observer(node, grad_out, grads, grads_in, time.perf_counter() - started)
     if not retain_graph:
         node.saved = None
         node.freed = True
@@ -409,7 +409,7 @@ _step_observer: Callable[..., None] | None = None
 
 @contextlib.contextmanager
 def observe_backward(observer: Callable[..., None]) -> Iterator[None]:
-    """Call ``observer(node, grad_out, grads_in, seconds)`` after each backward step (for tracing)."""
+    """Call ``observer(node, grad_out, raw_grads, grads_in, seconds)`` after each backward step (for tracing)."""
     global _step_observer
     previous, _step_observer = _step_observer, observer
     try:
