@@ -9,7 +9,9 @@ Read after autograd.py: this file is the user's side of the engine.
 """
 from __future__ import annotations
 
+import html
 import numbers
+import warnings
 import weakref
 from typing import Any, Callable, Sequence
 
@@ -101,7 +103,7 @@ class Tensor:
 
     # _version counts in-place changes made through tensorgrad (+=, setitem, optimizers, init), so
     # backward can refuse to use an array that changed after an op saved it (as PyTorch does).
-    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "name", "_version", "__weakref__")
+    __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "name", "_version", "__weakref__")
     # NumPy must hand `ndarray + tensor` to Tensor.__radd__ instead of looping over elements.
     __array_ufunc__ = None
 
@@ -113,7 +115,7 @@ class Tensor:
         name: str | None = None,
     ) -> None:
         self.data = _to_array(data, dtype)
-        self.grad: np.ndarray | None = None
+        self._grad: np.ndarray | None = None
         self.grad_fn: autograd.Function | None = None
         self.name = name
         self._version = 0
@@ -126,7 +128,7 @@ class Tensor:
         """Wrap an op's output array without copying (node=None: a result that needs no grad)."""
         t = object.__new__(cls)
         t.data = data if type(data) is np.ndarray else np.asarray(data)
-        t.grad = None
+        t._grad = None
         t.name = None
         t._version = 0
         t.grad_fn = node
@@ -149,6 +151,23 @@ class Tensor:
         return cls._from_op(_to_array(value, copy=False), None)
 
     # ------------------------------------------------------------------------------ attributes
+    @property
+    def grad(self) -> np.ndarray | None:
+        """d(loss)/d(this tensor) after ``backward()``: an ndarray of this tensor's shape and dtype,
+        added to by every backward until ``zero_grad()``; None before. Only leaves get one (tensors
+        you made with ``requires_grad=True``), as in PyTorch: reading it on a tensor an op made
+        warns, and ``tg.trace(keep=[name])`` keeps such intermediate gradients instead."""
+        if self._grad is None and self.grad_fn is not None:
+            warnings.warn(f"the .grad of a tensor made by an op ('{self.grad_fn.name}') is not filled by backward(): "
+                          "only leaves (tensors made with requires_grad=True) get one. To see an intermediate "
+                          "gradient, give the tensor a name (t.name = 'h') and run backward inside "
+                          "`with tg.trace(keep=['h']) as tr:`, then read tr.grads['h']", UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: np.ndarray | None) -> None:
+        self._grad = value
+
     @property
     def requires_grad(self) -> bool:
         """Whether ops on this tensor are recorded and ``backward()`` fills its ``.grad``."""
@@ -211,6 +230,19 @@ class Tensor:
         if self.name:
             extras.append(f"name={self.name!r}")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    def _repr_html_(self) -> str:
+        """How Jupyter shows a tensor: its shape, dtype and role in the graph, its values and its
+        gradient."""
+        role = (f"made by <code>{html.escape(self.grad_fn.name)}</code>" if self.grad_fn is not None
+                else "a leaf that requires grad" if self.requires_grad else "a constant")
+        name = f"<b>{html.escape(self.name)}</b> " if self.name else ""
+        values = html.escape(np.array2string(self.data, separator=", ", threshold=60, precision=4))
+        parts = [f"<div>{name}tensor {self.shape} {self.dtype}, {role}</div><pre>{values}</pre>"]
+        if self._grad is not None:
+            grad = html.escape(np.array2string(self._grad, separator=", ", threshold=60, precision=4))
+            parts.append(f"<div>grad</div><pre>{grad}</pre>")
+        return "".join(parts)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         # lets np.asarray(t), plt.plot(t) etc. see the values (without the graph)

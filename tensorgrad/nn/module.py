@@ -6,6 +6,7 @@ A Module registers every ``Parameter`` and sub-``Module`` assigned to it as an a
 """
 from __future__ import annotations
 
+import html
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Iterator
@@ -211,6 +212,21 @@ class Module:
     def extra_repr(self) -> str:
         """The text inside the parentheses of this module's repr (its settings)."""
         return ""
+
+    def _repr_html_(self) -> str:
+        """How Jupyter shows a model: one row per module (its dotted name, class and settings) with
+        the parameters it holds itself, and the total, as Keras' summary()."""
+        rows = []
+        for path, module in self.named_modules():
+            depth = path.count(".") + (1 if path else 0)
+            own = ", ".join(f"{name} {tuple(p.shape)}" for name, p in module._parameters.items())
+            count = sum(p.size for p in module._parameters.values())
+            rows.append(f"<tr><td style='padding-left:{depth}em'>{html.escape(path or '(model)')}</td>"
+                        f"<td>{type(module).__name__}</td><td>{html.escape(module.extra_repr())}</td>"
+                        f"<td>{html.escape(own)}</td><td>{count:,}</td></tr>")
+        return ("<table><thead><tr><th>name</th><th>module</th><th>settings</th><th>parameters</th>"
+                f"<th>numbers</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+                f"<p>{self.num_parameters():,} numbers to learn</p>")
 
     def __repr__(self) -> str:
         lines = []

@@ -323,7 +323,7 @@ class Optimizer:
 
     def _check_is_parameter(self, param: Any) -> None:
         data = getattr(param, "data", None)
-        if not isinstance(data, np.ndarray) or not hasattr(param, "grad"):
+        if not isinstance(data, np.ndarray) or not hasattr(type(param), "grad") and not hasattr(param, "grad"):
             raise TypeError(f"{self._name}: can only optimize parameters (objects with a .data numpy "
                             f"array and a .grad attribute), but one of the params is "
                             f"{type(param).__name__}")

@@ -137,3 +137,24 @@ def test_requires_grad_underscore_sets_the_flag_and_returns_the_tensor():
     assert not w.requires_grad_(False).requires_grad
     with pytest.raises(TypeError, match="int64"):
         tg.tensor(np.arange(3)).requires_grad_()
+
+
+def test_reading_the_grad_of_a_tensor_an_op_made_warns_and_a_leafs_does_not():
+    import warnings
+    x = tg.randn(3, requires_grad=True)
+    y = x * 2
+    y.sum().backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert x.grad is not None  # a leaf: no warning
+    with pytest.warns(UserWarning, match=r"the .grad of a tensor made by an op \('mul'\) is not filled by backward\(\).*tg.trace\(keep="):
+        assert y.grad is None
+
+
+def test_a_tensor_shows_as_html_in_jupyter():
+    x = tg.tensor([[1.0, 2.0]], requires_grad=True, name="x")
+    (x * x).sum().backward()
+    page = x._repr_html_()
+    assert "<b>x</b> tensor (1, 2) float32, a leaf that requires grad" in page
+    assert "[[1., 2.]]" in page and "grad" in page and "[[2., 4.]]" in page
+    assert "made by <code>mul</code>" in (x * 3)._repr_html_()

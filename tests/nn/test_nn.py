@@ -272,3 +272,11 @@ def test_activation_modules_match_tensor_methods(layer):
     method = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "GELU": "gelu",
               "Softmax": "softmax", "LogSoftmax": "log_softmax"}[type(layer).__name__]
     np.testing.assert_array_equal(layer(x).data, getattr(x, method)().data)
+
+
+def test_a_model_shows_as_an_html_summary_in_jupyter():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    page = model._repr_html_()
+    assert page.count("<tr>") == 1 + 4  # the header, the Sequential and its three modules
+    assert "weight (3, 4), bias (3,)" in page and "in_features=4, out_features=3, bias=True" in page
+    assert "23 numbers to learn" in page  # 4·3 + 3 + 3·2 + 2
