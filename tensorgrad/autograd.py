@@ -366,13 +366,13 @@ def accumulate_leaf(tensor: Any, grad: np.ndarray, handed_out: set[int]) -> None
     The first gradient is stored as it is, unless it is a view, read-only (a broadcast) or
     already stored in another leaf: then a copy, so that no two ``.grad`` share memory.
     """
-    if tensor.grad is None:
+    if tensor._grad is None:  # (the slot behind the .grad property, which warns for non-leaves)
         if grad.base is not None or not grad.flags.writeable or id(grad) in handed_out:
             grad = grad.copy(order="K")
         handed_out.add(id(grad))
-        tensor.grad = grad
+        tensor._grad = grad
     else:
-        tensor.grad = np.asarray(tensor.grad + grad)  # (NumPy gives 0-d + 0-d as a scalar)
+        tensor._grad = np.asarray(tensor._grad + grad)  # (NumPy gives 0-d + 0-d as a scalar)
 
 
 def _check_versions(node: Function) -> None:
