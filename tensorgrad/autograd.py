@@ -255,16 +255,20 @@ def fit_gradient(node: Function, tensor: Any, grad: Any) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ the graph walk
-def backward_graph(root: Any, grad: np.ndarray, retain_graph: bool = False) -> None:
+def backward_graph(root: Any, grad: np.ndarray, retain_graph: bool = False,
+                   leaf_grads: dict[int, np.ndarray] | None = None) -> None:
     """Propagate ``grad`` (d loss / d root) from ``root`` to every leaf that requires a gradient.
 
     The chain rule, node by node: each node receives the gradient of its output (summed over
     every node that used it), its ``backward`` turns that into its inputs' gradients, and those
-    go on to the nodes that made the inputs, or into ``.grad`` for a leaf.
+    go on to the nodes that made the inputs, or into ``.grad`` for a leaf. With ``leaf_grads`` (a
+    dict), the leaves' gradients are added there instead, by ``id(leaf)``, and no ``.grad``
+    changes: gradients computed without touching the tensors (the teaching tools use it).
     """
     handed_out: set[int] = set()  # gradient arrays already given to a leaf (see accumulate_leaf)
+    add_to_leaf = accumulate_leaf if leaf_grads is None else _collect_into(leaf_grads)
     if root.grad_fn is None:  # backward on a leaf: d root / d root = grad
-        accumulate_leaf(root, grad, handed_out)
+        add_to_leaf(root, grad, handed_out)
         return
     pending = {root.grad_fn: grad}  # node -> d loss / d (its output), summed so far
     for node in reverse_topological_order(root.grad_fn):
@@ -276,7 +280,7 @@ def backward_graph(root: Any, grad: np.ndarray, retain_graph: bool = False) -> N
                 continue
             parent = tensor.grad_fn
             if parent is None:
-                accumulate_leaf(tensor, grad_in, handed_out)
+                add_to_leaf(tensor, grad_in, handed_out)
             elif parent in pending:
                 pending[parent] = pending[parent] + grad_in  # a new array: grad_in may be shared
             else:
@@ -358,6 +362,14 @@ def run_backward(node: Function, grad_out: np.ndarray, retain_graph: bool) -> li
         node.saved = None
         node.freed = True
     return grads_in
+
+
+def _collect_into(leaf_grads: dict[int, np.ndarray]) -> Callable[[Any, np.ndarray, set[int]], None]:
+    """A stand-in for accumulate_leaf that adds a leaf's gradient into ``leaf_grads[id(leaf)]``."""
+    def collect(tensor: Any, grad: np.ndarray, handed_out: set[int]) -> None:
+        key = id(tensor)
+        leaf_grads[key] = leaf_grads[key] + grad if key in leaf_grads else grad
+    return collect
 
 
 def accumulate_leaf(tensor: Any, grad: np.ndarray, handed_out: set[int]) -> None:
