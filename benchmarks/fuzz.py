@@ -39,7 +39,8 @@ def main() -> None:
         rng = np.random.default_rng(seed)
         a = tg.tensor(rng.standard_normal(pair[0]), requires_grad=True)
         b = tg.tensor(rng.standard_normal(pair[1]), requires_grad=True)
-        result = tg.gradcheck(lambda x, y: compose(specs, x, y), [a, b], atol=1e-6, rtol=1e-4)
+        result = tg.gradcheck(lambda x, y: compose(specs, x, y), [a, b], atol=1e-6, rtol=1e-4,
+                              raise_exception=False)  # count and keep the failures, do not stop at one
         counts["examples"] += 1
         counts["ops"] += 2 * len(specs)
         if not result:

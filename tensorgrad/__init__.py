@@ -13,7 +13,7 @@ Arrays follow NumPy's conventions (axis=, keepdims=, broadcasting); ``tg.nn`` an
 follow PyTorch's.
 """
 from ._version import __version__
-from .errors import TensorgradError
+from .errors import GradcheckError, TensorgradError
 from .autograd import Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor, concatenate, from_numpy, maximum, minimum, stack, tensor, where
 from .creation import (
@@ -29,7 +29,7 @@ from .teaching.draw import draw, render
 from .teaching.compare import ActivationSite, GradReport, compare_grads
 
 __all__ = [
-    "__version__", "Tensor", "Function", "TensorgradError", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
+    "__version__", "Tensor", "Function", "TensorgradError", "GradcheckError", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
     "ones_like", "full_like", "rand", "randn", "rand_like", "randn_like", "arange", "eye",
     "manual_seed", "set_num_threads", "get_num_threads", "detect_anomaly", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "where",
     "maximum", "minimum", "concatenate", "stack", "gradcheck", "GradcheckResult", "nn", "optim",

@@ -12,7 +12,8 @@ name the op and its inputs): see ``Function.apply`` in ``autograd.py``.
 """
 from __future__ import annotations
 
-__all__ = ["TensorgradError", "InputError", "InputTypeError", "InputIndexError", "GraphError", "error_like"]
+__all__ = ["TensorgradError", "InputError", "InputTypeError", "InputIndexError", "GraphError", "GradcheckError",
+           "error_like"]
 
 
 class TensorgradError(Exception):
@@ -34,6 +35,16 @@ class InputIndexError(TensorgradError, IndexError):
 class GraphError(TensorgradError, RuntimeError):
     """The graph cannot do this: backward through a freed graph or a tensor without grad, an
     in-place change of a tensor the graph needs, an op's backward returning a wrong gradient."""
+
+
+class GradcheckError(TensorgradError, AssertionError):
+    """``tg.gradcheck`` found a gradient that disagrees with finite differences. The message is the
+    check's report (each input, its worst element, the analytic and numeric values); ``.result`` is
+    the :class:`~tensorgrad.teaching.gradcheck.GradcheckResult` itself."""
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 _OURS = {ValueError: InputError, TypeError: InputTypeError, IndexError: InputIndexError, RuntimeError: GraphError}

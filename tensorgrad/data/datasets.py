@@ -49,6 +49,9 @@ STANDARD_FILES = (
 )
 
 _TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+# Where a not-found message's advice begins: `tensorgrad train` keeps the part before it (where it
+# looked) and gives its own flags (--data-dir, --download) instead of the Python arguments after it.
+_REMEDIES_HEADING = "\nTo get the data, either:"
 _INSTALL_HINTS = {
     "fashion-mnist": "on Debian or Ubuntu, `apt install dataset-fashion-mnist` "
                      "(installs /usr/share/datasets/fashion-mnist)",
@@ -267,7 +270,7 @@ def _not_found_message(name: str, function_name: str, searched: list[str]) -> st
     return (
         f"{function_name}: {title} not found. Looked for {wanted} in:\n  "
         + "\n  ".join(searched)
-        + "\nTo get the data, either:\n  - " + "\n  - ".join(ways)
+        + _REMEDIES_HEADING + "\n  - " + "\n  - ".join(ways)
         + "\nOr use the small MNIST subset that ships with tensorgrad: "
           "tensorgrad.data.load_mnist_sample()."
     )

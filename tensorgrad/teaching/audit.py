@@ -24,12 +24,20 @@ doc003      784-10-1 sigmoid/sigmoid, log loss                            W1, b1
                                                                           derivative 1−A1²
 doc004      784-128-10 ReLU/softmax, one column-vector sample, summed CE  match
 ==========  ===========================================================  =====================
+
+Each finding comes with the document's own line of code that holds it (a :class:`Quote`, kept
+verbatim in this module: ``DOC002_DW1`` is document 002's ``dw1 = dz1 @ x``), and the audit can be
+printed in English (the default) or in Spanish, the documents' language::
+
+    print(format_report(run_audit(), lang="es"))     # tensorgrad audit --lang es
 """
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, replace
+import re
+import textwrap
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -39,11 +47,188 @@ from .compare import ActivationSite, GradReport, _table, compare_grads
 from .gradcheck import GradcheckResult, gradcheck
 
 __all__ = [
-    "DocumentCase", "DocumentModel", "AuditRow", "DOCUMENTS", "run_audit", "format_audit",
-    "audit_json", "doc000_against_printed_loss",
+    "DocumentCase", "DocumentModel", "AuditRow", "Quote", "QUOTES", "DOCUMENTS", "LANGUAGES", "run_audit",
+    "format_audit", "format_findings", "format_report", "audit_json", "spanish_diagnosis",
+    "doc000_against_printed_loss",
 ]
 
 Params = dict[str, np.ndarray]
+
+
+# ============================================================================ the documents' own lines
+@dataclass(frozen=True)
+class Quote:
+    """One line of a course document's code, verbatim, and what the audit finds in it.
+
+    Attributes:
+        document: ``"doc002"``; source: the seed file it is quoted from.
+        where: the cell and function that hold the line, e.g. ``"In [12], backward_propagation()"``.
+        line: the line as the document writes it (its indentation left out).
+        parameters: the audit rows (parameters) it explains.
+        shows, shows_es: what the line shows, in English and in Spanish.
+    """
+
+    document: str
+    source: str
+    where: str
+    line: str
+    parameters: tuple[str, ...]
+    shows: str
+    shows_es: str
+
+    def explain(self, lang: str = "en") -> str:
+        """What the line shows, in ``lang`` ("en" or "es")."""
+        return self.shows_es if _check_lang(lang) == "es" else self.shows
+
+    def to_dict(self, lang: str = "en") -> dict[str, str]:
+        return {"source": self.source, "where": self.where, "line": self.line, "shows": self.explain(lang)}
+
+
+_DOC000 = "000_6c1f3608254552eb.txt"
+_DOC001 = "001_a176dfa070a01a37.txt"
+_DOC002 = "002_cfa10fcf953ac712.txt"
+_DOC003 = "003_ce37c61c906a8f37.txt"
+
+DOC000_DW1 = Quote(
+    "doc000", _DOC000, "In [50], NeuralNetwork.train()",
+    "Dw1 = d_h.T @ X / len(X) + self.reg * self.w1", ("w1",),
+    "adds reg·w1, the gradient of an L2 term reg/2·‖w1‖²; the loss the document prints has no such "
+    "term, so the loss it prints is not the one its gradients minimise",
+    "suma reg·w1, el gradiente de un término L2 reg/2·‖w1‖²; la pérdida que imprime el documento no "
+    "tiene ese término, así que la pérdida impresa no es la que minimizan sus gradientes")
+DOC000_DW2 = Quote(
+    "doc000", _DOC000, "In [50], NeuralNetwork.train()",
+    "Dw2 = d_out.T @ h / len(X) + self.reg * self.w2", ("w2",),
+    "adds reg·w2, the gradient of an L2 term reg/2·‖w2‖²; the loss the document prints has no such "
+    "term, so the loss it prints is not the one its gradients minimise",
+    "suma reg·w2, el gradiente de un término L2 reg/2·‖w2‖²; la pérdida que imprime el documento no "
+    "tiene ese término, así que la pérdida impresa no es la que minimizan sus gradientes")
+DOC000_LOSS = Quote(
+    "doc000", _DOC000, "In [50], NeuralNetwork.train()",
+    "loss = -np.mean(np.sum(Y * np.log(f + 1e-8), axis=1))", ("b1", "b2"),
+    "the loss printed every epoch: the mean cross-entropy without the L2 term reg/2·(‖w1‖²+‖w2‖²) "
+    "that Dw1 and Dw2 differentiate (the biases are not regularised: their gradients fit both losses)",
+    "la pérdida que se imprime en cada época: la entropía cruzada media sin el término L2 "
+    "reg/2·(‖w1‖²+‖w2‖²) que derivan Dw1 y Dw2 (los sesgos no se regularizan: sus gradientes "
+    "valen para las dos pérdidas)")
+DOC001_MODEL = Quote(
+    "doc001", _DOC001, "network (models.Sequential)",
+    "network.add(layers.Dense(512, activation='sigmoid', input_shape=(28 * 28,)))", ("W1", "b1", "W2", "b2"),
+    "a Keras model: Keras computes its gradients and the document derives none by hand, so the audit "
+    "only checks autograd against finite differences",
+    "un modelo de Keras: Keras calcula sus gradientes y el documento no deriva ninguno a mano, así que "
+    "la auditoría solo compara autograd con diferencias finitas")
+DOC002_DW1 = Quote(
+    "doc002", _DOC002, "backward()", "dw1 = dz1 @ x", ("W1",),
+    "no / batch_size, which dw2 = dz2 @ a1.T / batch_size has: W1's gradient is batch_size (64) times "
+    "too big, as if the first layer's learning rate were 64 times larger",
+    "le falta el / batch_size que sí tiene dw2 = dz2 @ a1.T / batch_size: el gradiente de W1 sale "
+    "batch_size (64) veces más grande, como si la primera capa tuviera una tasa de aprendizaje 64 "
+    "veces mayor")
+DOC002_DB1 = Quote(
+    "doc002", _DOC002, "backward()", "db1 = np.sum(dz1, axis=1, keepdims=True)", ("b1",),
+    "no / batch_size, which db2 = np.sum(dz2, axis=1, keepdims=True) / batch_size has: b1's gradient "
+    "is batch_size (64) times too big",
+    "le falta el / batch_size que sí tiene db2 = np.sum(dz2, axis=1, keepdims=True) / batch_size: el "
+    "gradiente de b1 sale batch_size (64) veces más grande")
+DOC003_DZ1 = Quote(
+    "doc003", _DOC003, "In [12], backward_propagation()",
+    "dZ1 = np.dot(params['W2'].T, dZ2)*(1-np.power(activations['A1'], 2))", ("W1", "b1"),
+    "1 − A1² is the derivative of tanh, but the hidden layer is A1 = sigmoid(Z1) (In [10]), whose "
+    "derivative is A1·(1 − A1): the gradients of W1 and b1 are wrong",
+    "1 − A1² es la derivada de tanh, pero la capa oculta es A1 = sigmoid(Z1) (In [10]), cuya derivada "
+    "es A1·(1 − A1): los gradientes de W1 y b1 son incorrectos")
+
+#: Every quoted line, in document order.
+QUOTES: tuple[Quote, ...] = (DOC000_DW1, DOC000_DW2, DOC000_LOSS, DOC001_MODEL, DOC002_DW1, DOC002_DB1,
+                             DOC003_DZ1)
+
+
+# ============================================================================ two languages
+#: The languages the audit speaks: English (the default) and Spanish, the documents' language.
+LANGUAGES = ("en", "es")
+
+
+def _check_lang(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise ValueError(f"audit: unknown language {lang!r}; choose one of: {', '.join(LANGUAGES)}")
+    return lang
+
+
+_WORDS = {
+    "en": {"head": ["document", "parameter", "status", "max rel err", "autograd vs FD", "diagnosis"],
+           "match": "match", "mismatch": "mismatch", "missing": "missing",
+           "no hand-derived gradient": "no hand-derived gradient", "ok": "ok", "failed": "FAILED",
+           "findings": "What the audit finds, in the documents' own lines:"},
+    "es": {"head": ["documento", "parámetro", "estado", "error rel. máx.", "autograd vs. dif. finitas",
+                    "diagnóstico"],
+           "match": "coincide", "mismatch": "no coincide", "missing": "falta",
+           "no hand-derived gradient": "sin gradiente a mano", "ok": "correcto", "failed": "FALLA",
+           "findings": "Lo que encuentra la auditoría, en las líneas de los propios documentos:"},
+}
+
+#: How compare_grads writes the derivatives it recognises, in Spanish.
+_DERIVATIVES_ES = {"tanh' written as 1−a²": "la derivada de tanh escrita como 1−a²",
+                   "identity (1)": "la derivada de la identidad (1)"}
+_ACTIVATIONS_ES = {"sigmoid": "la sigmoide", "tanh": "la tanh", "relu": "la ReLU", "identity": "la identidad",
+                   "linear": "lineal"}
+
+#: compare_grads's diagnoses (English) and their Spanish; each pattern must match a whole piece.
+_SPANISH: list[tuple[str, Callable[[re.Match], str]]] = [
+    (r"constant scale factor: manual ≈ (?P<c>\S+)·autograd \(x(?P<s>−?)(?P<n>\d+): a missing or extra "
+     r"1/batch\? Here missing: .*\)",
+     lambda m: (f"factor de escala constante: manual ≈ {m['c']}·autograd (x{m['s']}{m['n']}: ¿falta o sobra "
+                f"dividir entre el lote? Aquí falta: el gradiente calculado a mano es {m['n']} veces más grande, "
+                f"como si se hubiera olvidado dividir entre un tamaño de lote de {m['n']})")),
+    (r"constant scale factor: manual ≈ (?P<c>\S+)·autograd \(x(?P<s>−?)1/(?P<n>\d+): a missing or extra "
+     r"1/batch\? Here extra: .*\)",
+     lambda m: (f"factor de escala constante: manual ≈ {m['c']}·autograd (x{m['s']}1/{m['n']}: ¿falta o "
+                f"sobra dividir entre el lote? Aquí sobra: el gradiente calculado a mano es {m['n']} veces más "
+                f"pequeño, como si dividiera una vez de más entre un tamaño de lote de {m['n']})")),
+    (r"constant scale factor: manual ≈ (?P<c>\S+)·autograd",
+     lambda m: f"factor de escala constante: manual ≈ {m['c']}·autograd"),
+    (r"sign flip: manual ≈ −1·autograd \(e\.g\. y − ŷ written for ŷ − y\)",
+     lambda m: "signo invertido: manual ≈ −1·autograd (p. ej., y − ŷ escrito en lugar de ŷ − y)"),
+    (r"transpose: manual\.T ≈ autograd \(the hand gradient has the transposed shape\)",
+     lambda m: "traspuesta: manual.T ≈ autograd (el gradiente calculado a mano tiene la forma traspuesta)"),
+    (r"transpose: manual\.T ≈ autograd \(rows and columns swapped, e\.g\. (?P<a>.+) for (?P<b>.+)\)",
+     lambda m: (f"traspuesta: manual.T ≈ autograd (filas y columnas intercambiadas, p. ej., {m['a']} en "
+                f"lugar de {m['b']})")),
+    (r"extra L2 term (?P<lam>\S+)·w in the hand gradient \(or missing from the loss\)",
+     lambda m: f"el gradiente calculado a mano tiene un término L2 de más, {m['lam']}·w (o le falta a la pérdida)"),
+    (r"missing L2 term (?P<lam>\S+)·w in the hand gradient \(or extra in the loss\)",
+     lambda m: f"al gradiente calculado a mano le falta el término L2 {m['lam']}·w (o le sobra a la pérdida)"),
+    (r"uses (?P<used>.+) but the layer's activation is (?P<act>\w+) \(whose derivative is (?P<true>.+)\)"
+     r" at site '(?P<site>[^']*)'",
+     lambda m: (f"usa {_DERIVATIVES_ES.get(m['used'], m['used'])}, pero la activación de la capa es "
+                f"{_ACTIVATIONS_ES.get(m['act'], m['act'])} (cuya derivada es {m['true']}) en la capa "
+                + ("oculta" if m["site"] == "hidden" else repr(m["site"])))),
+    (r"the hand gradient is all zeros \(a missing term, or a gradient never written\)",
+     lambda m: ("el gradiente calculado a mano vale cero en todos sus elementos (falta un término, o el "
+                "gradiente nunca se escribió)")),
+    (r"no simple pattern \(max rel error (?P<e>\S+)\)",
+     lambda m: f"no sigue ningún patrón sencillo (error relativo máximo {m['e']})"),
+    (r"shape mismatch: manual (?P<a>\(.*?\)) vs autograd (?P<b>\(.*?\))",
+     lambda m: f"formas distintas: manual {m['a']} frente a autograd {m['b']}"),
+    (r"manual (?P<a>\(.*?\)) reshaped to (?P<b>\(.*?\))",
+     lambda m: f"manual {m['a']} redimensionado a {m['b']}"),
+    (r"manual (?P<a>\(.*?\)) compared transposed to (?P<b>\(.*?\))",
+     lambda m: f"manual {m['a']} comparado traspuesto con {m['b']}"),
+]
+
+
+def spanish_diagnosis(text: str) -> str:
+    """A :func:`compare_grads` diagnosis in Spanish, piece by piece ("; " separates them); a piece
+    it does not know stays in English."""
+    pieces = []
+    for piece in text.split("; ") if text else []:
+        for pattern, spanish in _SPANISH:
+            found = re.fullmatch(pattern, piece)
+            if found:
+                piece = spanish(found)
+                break
+        pieces.append(piece)
+    return "; ".join(pieces)
 
 
 # ============================================================================ shared pieces
@@ -76,8 +261,10 @@ class DocumentModel:
         loss: ``(*data, **params) -> scalar Tensor``: the document's model as tensorgrad ops.
         backward: ``(*data, params) -> (manual grads, activation sites)``, the document's own
             formulas; ``None`` when the document has no hand-derived backward.
-        note: said in every row of the audit for this document.
-        annotate: optional ``(case) -> {name: note}`` adding a per-parameter note to the audit.
+        note, note_es: said in every row of the audit for this document (English, Spanish).
+        annotate: optional ``(case) -> {name: (note, note_es)}`` adding a per-parameter note to the
+            audit, in English and in Spanish.
+        quotes: the document's own lines behind the findings (see :class:`Quote`).
     """
 
     key: str
@@ -92,7 +279,13 @@ class DocumentModel:
     loss: Callable[..., Tensor]
     backward: Callable[..., tuple[dict[str, np.ndarray], list[ActivationSite]]] | None
     note: str = ""
-    annotate: Callable[["DocumentCase"], dict[str, str]] | None = None
+    annotate: Callable[["DocumentCase"], dict[str, tuple[str, str]]] | None = None
+    note_es: str = ""
+    quotes: tuple[Quote, ...] = ()
+
+    def quote_for(self, parameter: str) -> Quote | None:
+        """The document's line behind ``parameter``'s finding, if the audit quotes one."""
+        return next((q for q in self.quotes if parameter in q.parameters), None)
 
     def case(self, rng: np.random.Generator) -> DocumentCase:
         """Random data and parameters at the real sizes; the hand and the autograd gradients."""
@@ -107,7 +300,7 @@ class DocumentModel:
         params = self.init_params(rng, self.small_sizes)
         names = list(params)
         tensors = [tensor(np.asarray(params[k], dtype=np.float64), requires_grad=True, name=k) for k in names]
-        return gradcheck(lambda *ts: self.loss(*data, **dict(zip(names, ts))), tensors)
+        return gradcheck(lambda *ts: self.loss(*data, **dict(zip(names, ts))), tensors, raise_exception=False)
 
 
 def autograd_grads(loss: Callable[..., Tensor], data: tuple[np.ndarray, ...], params: Params) -> dict[str, np.ndarray]:
@@ -184,15 +377,21 @@ def doc000_backward(X: np.ndarray, Y: np.ndarray, p: Params) -> tuple[dict[str, 
     return {"w1": Dw1, "b1": Db1, "w2": Dw2, "b2": Db2}, [site]
 
 
-def _doc000_annotate(case: DocumentCase) -> dict[str, str]:
+def _doc000_annotate(case: DocumentCase) -> dict[str, tuple[str, str]]:
     """Compare the same hand gradient with the printed loss (no L2) and quote what it finds."""
     printed = compare_grads(case.manual, autograd_grads(doc000_printed_loss, case.data, case.params),
                             params=case.params)
     notes = {}
     for row in printed.rows:
-        found = row.diagnosis if row.status == "mismatch" else "the same gradient: biases are not regularised"
+        if row.status == "mismatch":
+            found, found_es = row.diagnosis, spanish_diagnosis(row.diagnosis)
+        else:
+            found, found_es = ("the same gradient: biases are not regularised",
+                               "el mismo gradiente: los sesgos no se regularizan")
         notes[row.name] = ("gradient of mean CE + reg/2·Σw²; the loss the document prints leaves the "
-                           f"L2 term out (against it: {found})")
+                           f"L2 term out (against it: {found})",
+                           "gradiente de la entropía cruzada media + reg/2·Σw²; la pérdida que imprime el "
+                           f"documento deja fuera el término L2 (frente a ella: {found_es})")
     return notes
 
 
@@ -371,21 +570,26 @@ DOCUMENTS: dict[str, DocumentModel] = {
         "doc000", "NumPy MLP, full batch, mean CE, L2 reg 0.001", "000_6c1f3608254552eb.txt",
         sizes=(784, 128, 10), batch=100, small_sizes=(20, 8, 3), small_batch=5,
         make_data=doc000_data, init_params=doc000_init, loss=doc000_loss, backward=doc000_backward,
-        annotate=_doc000_annotate),
+        annotate=_doc000_annotate, quotes=(DOC000_DW1, DOC000_DW2, DOC000_LOSS)),
     "doc001": DocumentModel(
         "doc001", "Keras 784-512 sigmoid, 10 softmax", "001_a176dfa070a01a37.txt",
         sizes=(784, 512, 10), batch=128, small_sizes=(20, 8, 3), small_batch=5,
         make_data=doc000_data, init_params=doc001_init, loss=doc001_loss, backward=None,
         note="Keras model: no hand-derived backward in the document; autograd checked against "
-             "finite differences on a 20-8-3 model"),
+             "finite differences on a 20-8-3 model",
+        note_es="modelo de Keras: el documento no deriva el gradiente a mano; autograd comprobado con "
+                "diferencias finitas en un modelo 20-8-3",
+        quotes=(DOC001_MODEL,)),
     "doc002": DocumentModel(
         "doc002", "lab report, class-first, 784-200-10, batches of 64", "002_cfa10fcf953ac712.txt",
         sizes=(784, 200, 10), batch=64, small_sizes=(20, 8, 3), small_batch=5,
-        make_data=doc002_data, init_params=doc002_init, loss=doc002_loss, backward=doc002_backward),
+        make_data=doc002_data, init_params=doc002_init, loss=doc002_loss, backward=doc002_backward,
+        quotes=(DOC002_DW1, DOC002_DB1)),
     "doc003": DocumentModel(
         "doc003", "binary 0-vs-1, sigmoid hidden layer, log loss", "003_ce37c61c906a8f37.txt",
         sizes=(784, 10, 1), batch=100, small_sizes=(20, 8, 1), small_batch=5,
-        make_data=doc003_data, init_params=doc003_init, loss=doc003_loss, backward=doc003_backward),
+        make_data=doc003_data, init_params=doc003_init, loss=doc003_loss, backward=doc003_backward,
+        quotes=(DOC003_DZ1,)),
     "doc004": DocumentModel(
         "doc004", "NumPy MLP, per-sample column vectors, summed CE", "004_484b5330615391b8.txt",
         sizes=(784, 128, 10), batch=1, small_sizes=(20, 8, 3), small_batch=1,
@@ -406,7 +610,8 @@ class AuditRow:
 
     ``status`` is ``"match"``, ``"mismatch"`` or ``"no hand-derived gradient"``;
     ``max_rel_err`` is None without a hand gradient; ``autograd_vs_fd`` says whether autograd's
-    gradient of this parameter agrees with finite differences on the document's small model.
+    gradient of this parameter agrees with finite differences on the document's small model;
+    ``diagnosis_es`` is ``diagnosis`` in Spanish; ``quote`` the document's line behind a finding.
     """
 
     document: str
@@ -415,6 +620,12 @@ class AuditRow:
     max_rel_err: float | None
     diagnosis: str
     autograd_vs_fd: bool = False
+    diagnosis_es: str = ""
+    quote: Quote | None = field(default=None, repr=False)
+
+    def explain(self, lang: str = "en") -> str:
+        """The diagnosis in ``lang`` ("en" or "es")."""
+        return self.diagnosis_es if _check_lang(lang) == "es" else self.diagnosis
 
 
 def run_audit(seed: int = 0) -> list[AuditRow]:
@@ -425,27 +636,63 @@ def run_audit(seed: int = 0) -> list[AuditRow]:
         fd = {check.name: check.ok for check in doc.fd_check(rng).inputs}
         if doc.backward is None:
             for name in fd:
-                rows.append(AuditRow(doc.key, name, "no hand-derived gradient", None, doc.note, fd[name]))
+                rows.append(AuditRow(doc.key, name, "no hand-derived gradient", None, doc.note, fd[name],
+                                     doc.note_es, doc.quote_for(name)))
             continue
         case = doc.case(rng)
         report = case.compare()
         notes = doc.annotate(case) if doc.annotate else {}
         for row in report.rows:
-            diagnosis = "; ".join(s for s in (row.diagnosis, notes.get(row.name, ""), doc.note) if s)
+            note, note_es = notes.get(row.name, ("", ""))
+            diagnosis = "; ".join(s for s in (row.diagnosis, note, doc.note) if s)
+            diagnosis_es = "; ".join(s for s in (spanish_diagnosis(row.diagnosis), note_es, doc.note_es) if s)
             rel = row.max_rel_err if math.isfinite(row.max_rel_err) else None
-            rows.append(AuditRow(doc.key, row.name, row.status, rel, diagnosis, fd.get(row.name, False)))
+            quote = doc.quote_for(row.name) if diagnosis else None  # a line only where there is a finding
+            rows.append(AuditRow(doc.key, row.name, row.status, rel, diagnosis, fd.get(row.name, False),
+                                 diagnosis_es, quote))
     return rows
 
 
-def format_audit(rows: list[AuditRow]) -> str:
-    """The audit as an aligned text table."""
-    head = ["document", "parameter", "status", "max rel err", "autograd vs FD", "diagnosis"]
-    body = [[r.document, r.parameter, r.status, "-" if r.max_rel_err is None else f"{r.max_rel_err:.3g}",
-             "ok" if r.autograd_vs_fd else "FAILED", r.diagnosis] for r in rows]
-    return _table(head, body)
+def format_audit(rows: list[AuditRow], lang: str = "en") -> str:
+    """The audit as an aligned text table, its words in ``lang`` ("en" or "es")."""
+    words = _WORDS[_check_lang(lang)]
+    body = [[r.document, r.parameter, words.get(r.status, r.status),
+             "-" if r.max_rel_err is None else f"{r.max_rel_err:.3g}",
+             words["ok"] if r.autograd_vs_fd else words["failed"], r.explain(lang)] for r in rows]
+    return _table(list(words["head"]), body)
 
 
-def audit_json(rows: list[AuditRow]) -> str:
-    """The audit as a JSON list of {document, parameter, status, max_rel_err, diagnosis}."""
-    keys = ("document", "parameter", "status", "max_rel_err", "diagnosis")
-    return json.dumps([{k: getattr(r, k) for k in keys} for r in rows], ensure_ascii=False, indent=1)
+def format_findings(rows: list[AuditRow], lang: str = "en", width: int = 100) -> str:
+    """Each finding under the document's own line that holds it::
+
+        doc002  002_cfa10fcf953ac712.txt, backward()  [W1]
+            dw1 = dz1 @ x
+          no / batch_size, which dw2 = dz2 @ a1.T / batch_size has: ...
+    """
+    quoted: dict[Quote, list[str]] = {}
+    for r in rows:
+        if r.quote is not None:
+            quoted.setdefault(r.quote, []).append(r.parameter)
+    order = {quote: i for i, quote in enumerate(QUOTES)}
+    lines = [_WORDS[_check_lang(lang)]["findings"]]
+    for quote, parameters in sorted(quoted.items(), key=lambda item: order.get(item[0], len(order))):
+        lines += ["", f"{quote.document}  {quote.source}, {quote.where}  [{', '.join(parameters)}]",
+                  f"    {quote.line}"]
+        lines += textwrap.wrap(quote.explain(lang), width, initial_indent="  ", subsequent_indent="  ",
+                               break_on_hyphens=False)
+    return "\n".join(lines)
+
+
+def format_report(rows: list[AuditRow], lang: str = "en") -> str:
+    """What ``tensorgrad audit`` prints: the table, then the findings under the documents' lines."""
+    return format_audit(rows, lang) + "\n\n" + format_findings(rows, lang)
+
+
+def audit_json(rows: list[AuditRow], lang: str = "en") -> str:
+    """The audit as a JSON list of {document, parameter, status, max_rel_err, diagnosis, quote}:
+    ``quote`` is null or {source, where, line, shows}. ``lang`` ("en" or "es") is the language of
+    ``diagnosis`` and ``shows``; the keys and the status codes stay as they are."""
+    keys = ("document", "parameter", "status", "max_rel_err")
+    return json.dumps([{**{k: getattr(r, k) for k in keys}, "diagnosis": r.explain(lang),
+                        "quote": None if r.quote is None else r.quote.to_dict(lang)} for r in rows],
+                      ensure_ascii=False, indent=1)

@@ -1,15 +1,17 @@
 """Gradient checking: autograd's gradients against central finite differences, in float64."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..autograd import no_grad
+from ..errors import GradcheckError
 from ..tensor import Tensor
 
-__all__ = ["gradcheck", "GradcheckResult", "InputCheck"]
+__all__ = ["gradcheck", "GradcheckResult", "GradcheckError", "InputCheck"]
 
 
 @dataclass
@@ -35,8 +37,10 @@ class InputCheck:
 
 @dataclass
 class GradcheckResult:
-    """Truthy when every checked gradient agrees, so ``assert tg.gradcheck(...)`` works; its repr
-    (shown by pytest on failure) names each input, its worst element and both values."""
+    """What ``tg.gradcheck`` returns: truthy when every checked gradient agrees (a failing result is
+    returned only with ``raise_exception=False``). Its repr, also the message of the
+    :class:`GradcheckError` that ``gradcheck`` raises, names each input, its worst element and both
+    values; in Jupyter it shows as a table."""
 
     inputs: list[InputCheck] = field(default_factory=list)
     atol: float = 0.0
@@ -56,6 +60,21 @@ class GradcheckResult:
 
     __str__ = __repr__
 
+    def _repr_html_(self) -> str:
+        """A small table for Jupyter: one row per checked input."""
+        head = ["input", "shape", "verdict", "worst element", "analytic", "numeric", "abs error", "rel error"]
+        rows = []
+        for c in self.inputs:
+            cells = [f"{c.index} ({c.name})", str(c.shape), "ok" if c.ok else "<b>MISMATCH</b>",
+                     str(c.worst_element), f"{c.analytic:.10g}", f"{c.numeric:.10g}",
+                     f"{c.abs_error:.3g}", f"{c.rel_error:.3g}"]
+            cells = [cell if cell.startswith("<b>") else html.escape(cell) for cell in cells]
+            rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+        verdict = "passed" if self.ok else "<b>FAILED</b>"
+        return (f"<table><caption>gradcheck {verdict} (atol={self.atol:g}, rtol={self.rtol:g})</caption>"
+                "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead>"
+                "<tbody>" + "".join(rows) + "</tbody></table>")
+
 
 def gradcheck(
     fn: Callable[..., Tensor],
@@ -64,6 +83,8 @@ def gradcheck(
     atol: float = 1e-5,
     rtol: float = 1e-3,
     seed: int = 0,
+    *,
+    raise_exception: bool = True,
 ) -> GradcheckResult:
     """Compare autograd's gradients of ``fn(*inputs)`` with central finite differences.
 
@@ -79,13 +100,21 @@ def gradcheck(
         eps: finite-difference step.
         atol, rtol: an element passes when |analytic − numeric| <= atol + rtol·|numeric|.
         seed: seed of the random output weights.
+        raise_exception: as in PyTorch: on a mismatch, raise :class:`GradcheckError` (an
+            ``AssertionError``) whose message names each input, its worst element and both
+            gradients. ``False`` returns the failing result instead.
 
     Returns:
-        A :class:`GradcheckResult`, truthy when all gradients agree.
+        A :class:`GradcheckResult`, truthy when all gradients agree (with the default
+        ``raise_exception=True``, only ever a passing one).
+
+    Raises:
+        GradcheckError: a gradient disagrees and ``raise_exception`` is True.
 
     Example:
         >>> x = tg.tensor(np.random.randn(3, 4), requires_grad=True)
         >>> assert tg.gradcheck(lambda t: (t * t).sum(axis=1), [x])
+        >>> result = tg.gradcheck(lambda t: (t * t).sum(axis=1), [x], raise_exception=False)
     """
     if isinstance(inputs, Tensor):
         inputs = [inputs]
@@ -150,4 +179,6 @@ def gradcheck(
             abs_error=float(error[worst]) if numeric.size else 0.0,
             rel_error=float(error[worst] / max(abs(numeric[worst]), 1e-300)) if numeric.size else 0.0,
         ))
+    if raise_exception and not result.ok:
+        raise GradcheckError(repr(result), result)
     return result

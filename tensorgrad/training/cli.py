@@ -5,15 +5,20 @@
     tensorgrad evaluate --checkpoint runs/doc004-sample/model.npz
     tensorgrad predict --checkpoint runs/doc004-sample/model.npz --csv output.csv
     tensorgrad recipes
+    tensorgrad audit --lang es                          # the documents' gradient mistakes, in Spanish
 
 Errors (bad arguments, missing data, a corrupt checkpoint) print one line and exit with status 2.
 """
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import os
+import re
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -30,6 +35,33 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line instead of usage + message
         command = self.prog.partition(" ")[2]  # main() prints "tensorgrad: error: " before it
         raise UsageError(f"{command + ': ' if command else ''}{message} (see {self.prog} --help)")
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> argparse.Namespace:
+        """argparse's own, except for arguments no option takes: they are the command's error (so
+        the message points to ``tensorgrad train --help``), with the closest valid option for a
+        mistyped one (``--epohcs 3``: did you mean --epochs?)."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = getattr(self, "commands", {}).get(getattr(parsed, "command", None), self)
+            command.error(f"unrecognized arguments: {' '.join(extras)}{_suggest_options(command, extras)}")
+        return parsed
+
+
+def _suggest_options(parser: argparse.ArgumentParser, extras: Sequence[str]) -> str:
+    """"; did you mean --epochs?" for the unknown options among ``extras`` close to a valid one."""
+    options = [option for action in parser._actions for option in action.option_strings if option.startswith("--")]
+    pairs = []
+    for extra in extras:
+        flag = extra.partition("=")[0]
+        if flag.startswith("-") and flag not in options:
+            close = difflib.get_close_matches(flag if flag.startswith("--") else "-" + flag, options, n=1, cutoff=0.6)
+            if close:
+                pairs.append((flag, close[0]))
+    if not pairs:
+        return ""
+    if len(pairs) == 1:
+        return f"; did you mean {pairs[0][1]}?"
+    return "; did you mean " + ", ".join(f"{match} for {flag}" for flag, match in pairs) + "?"
 
 
 def _recipes():
@@ -56,9 +88,32 @@ def _load_split(dataset: str, data_dir: str | None, download: bool):
     loader = data.load_mnist if dataset == "mnist" else data.load_fashion_mnist
     try:
         return loader(data_dir, download=download)
-    except (data.DatasetNotFoundError, data.DownloadError, data.IDXFormatError, ValueError, TypeError) as err:
+    except data.DatasetNotFoundError as err:  # its advice is for Python (download=True, root=): give the flags
+        message = _not_found_for_the_command(str(err), dataset, data_dir)
+        raise UsageError(f"{dataset}: " + " ".join(message.split())) from None
+    except (data.DownloadError, data.IDXFormatError, ValueError, TypeError) as err:
         # also the files' contents: image and label counts that differ, labels that are not 1-D ...
         raise UsageError(f"{dataset}: " + " ".join(str(err).split())) from None
+
+
+def _not_found_for_the_command(message: str, dataset: str, data_dir: str | None) -> str:
+    """A dataset-not-found message from ``load_mnist`` with the command's flags as its advice: where it
+    looked (the message's first part, without the Python function's name), then --data-dir and
+    --download instead of ``root=`` and ``download=True``."""
+    from tensorgrad.data import datasets
+    from tensorgrad.data.download import default_cache_dir
+
+    looked = message.split(datasets._REMEDIES_HEADING)[0]
+    looked = re.sub(r"^load_\w+: ", "", looked)  # the Python function's name
+    target = (Path(data_dir).expanduser() / dataset if data_dir
+              else f"{default_cache_dir(dataset)} (DIR/{dataset} with --data-dir DIR)")
+    ways = [f"pass --data-dir DIR, a folder with the four files (or a {dataset}/ subfolder holding them)",
+            f"add --download to download them into {target}",
+            f"set ${datasets.DATA_DIR_ENV} to a folder holding them"]
+    if dataset in datasets._INSTALL_HINTS:
+        ways.append(datasets._INSTALL_HINTS[dataset])
+    return (looked.rstrip(". ") + ". To get the data: " + "; or ".join(ways)
+            + ". Or use the MNIST sample built into tensorgrad: --dataset sample.")
 
 
 def _prepare(recipe: Any, split: Any, input_mean_std: Any = None) -> Any:
@@ -78,6 +133,7 @@ def _prepare(recipe: Any, split: Any, input_mean_std: Any = None) -> Any:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tensorgrad", description="Train and inspect the course documents' models.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.commands = commands.choices  # name -> its parser, for the error of an unknown option
 
     def threads_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--threads", type=_threads, default="auto",
@@ -121,11 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = commands.add_parser("audit", help="check each document's hand-derived gradients against autograd")
     audit.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    audit.add_argument("--lang", choices=("en", "es"), default="en",
+                       help="language of the table and the findings: en (English, default) or es (español)")
     audit.add_argument("--seed", type=_seed, default=0)
 
     graph = commands.add_parser("graph", help="draw a recipe's model and loss as a graph (SVG, PNG or DOT)")
     graph.add_argument("--recipe", default="doc004")
     graph.add_argument("-o", "--output", required=True, help="output file: .svg, .png or .dot")
+    graph.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="images in the batch drawn (default: the recipe's batch size, at most 8)")
     graph.add_argument("--collapse", action="store_true", help="fold each module into one node")
     graph.add_argument("--fused", action="store_true", help=FUSED_HELP)
 
@@ -367,10 +427,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from tensorgrad.teaching.audit import audit_json, format_audit, run_audit
+    from tensorgrad.teaching.audit import audit_json, format_report, run_audit
 
     rows = run_audit(seed=args.seed)
-    print(audit_json(rows) if args.json else format_audit(rows))
+    print(audit_json(rows, args.lang) if args.json else format_report(rows, args.lang))
     return 0
 
 
@@ -402,8 +462,11 @@ def _one_step_graph(recipe_name: str, batch_size: int | None, fused: bool = Fals
 def cmd_graph(args: argparse.Namespace) -> int:
     from tensorgrad.teaching.draw import draw, render
 
-    _, model, loss = _one_step_graph(args.recipe, None, args.fused)
-    graph = draw(loss, params=model, collapse="module" if args.collapse else None, rankdir="TB")
+    _, model, loss = _one_step_graph(args.recipe, args.batch_size, args.fused)
+    loss.backward(retain_graph=True)  # so the graph shows the parameters' gradients
+    with warnings.catch_warnings():  # draw reads every tensor's .grad: an op's output has none, and says so
+        warnings.filterwarnings("ignore", message=r"the \.grad of a tensor made by an op", category=UserWarning)
+        graph = draw(loss, params=model, collapse="module" if args.collapse else None, rankdir="TB")
     try:
         path = render(graph, args.output)
     except RuntimeError as err:
@@ -434,7 +497,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep_freed_memory()  # a training process: reuse freed arrays' memory (see tensorgrad.speed.memory)
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return status
+    except BrokenPipeError:  # output piped into `head` that exits early: stop quietly, as Unix tools do
+        _stdout_to_devnull()
+        return 0
     except UsageError as err:
         print(f"tensorgrad: error: {err}", file=sys.stderr)
         return 2
@@ -445,9 +513,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tensorgrad: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # output piped into `head` and closed early
-        sys.stderr.close()
-        return 0
+
+
+def _stdout_to_devnull() -> None:
+    """After a BrokenPipeError, point stdout at /dev/null so that Python's final flush of what is
+    left in its buffer does not fail again at exit (Python's docs, "Note on SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file behind sys.stdout (a test's capture)
+        pass
 
 
 if __name__ == "__main__":

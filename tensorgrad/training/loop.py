@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -74,6 +75,26 @@ def _progress(total: int, description: str, enabled: bool):
     return tqdm(total=total, desc=description, unit="batch", leave=False, dynamic_ncols=True)
 
 
+def _raw_pixels_warning(x: Any) -> str | None:
+    """A one-line warning when ``x`` looks like raw 0-255 pixels (training on them stalls at chance
+    accuracy, with no other hint), else None. Looks at the first 1,024 samples: non-negative values
+    up to 255 with a maximum above 1.5, and at least 64 values per sample (an image, not a handful of
+    features)."""
+    try:
+        sample = np.asarray(x[:1024])
+    except (TypeError, ValueError, IndexError):
+        return None
+    if sample.dtype.kind not in "uif" or sample.ndim < 2 or sample.size == 0 or sample[0].size < 64:
+        return None
+    low, high = sample.min(), sample.max()
+    if not (low >= 0 and 1.5 < high <= 255):
+        return None
+    fix = ("tensorgrad.data.normalize(x) or x / 255" if sample.dtype.kind in "ui"
+           else "x / 255 (tensorgrad.data.normalize(x) for the integer pixels as loaded)")
+    return (f"fit: x looks like raw pixels ({sample.dtype}, values {low:g} to {high:g}): a model trained on "
+            f"them usually stays at chance accuracy; scale them to [0, 1] first with {fix}")
+
+
 def fit(
     model: Module,
     optimizer: Optimizer,
@@ -118,7 +139,13 @@ def fit(
     Returns:
         A :class:`History` with "loss", "accuracy", "seconds", "lr" and, with validation data,
         "val_loss" and "val_accuracy" per epoch.
+
+    Warns:
+        UserWarning: once, when ``x`` looks like raw 0-255 pixels (scale them to [0, 1] first).
     """
+    warning = _raw_pixels_warning(x)
+    if warning is not None:
+        warnings.warn(warning, UserWarning, stacklevel=2)
     loss_fn = loss_fn or default_loss(y)
     loader = DataLoader(x, y, batch_size=batch_size or len(x), shuffle=shuffle, seed=seed)
     history = history or History()

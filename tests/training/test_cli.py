@@ -146,6 +146,13 @@ def test_more_threads_than_cpus_get_a_note(capsys, monkeypatch):
     (["train", "--dataset", "mnist", "--data-dir", "/no/such/folder"], "--data-dir '/no/such/folder' is not a folder"),
     (["train", "--resume", "x.npz", "--lr", "0.5"], "--lr and --optimizer cannot change them"),
     (["train", "--out", "/dev/null/run"], "--out '/dev/null/run': cannot write there"),
+    (["train", "--epohcs", "3"],
+     "tensorgrad: error: train: unrecognized arguments: --epohcs 3; did you mean --epochs? (see tensorgrad train --help)"),
+    (["train", "--batchsize=32", "--lrr", "0.1"],
+     "train: unrecognized arguments: --batchsize=32 --lrr 0.1; did you mean --batch-size for --batchsize, --lr for --lrr?"),
+    (["audit", "--jsn"], "audit: unrecognized arguments: --jsn; did you mean --json? (see tensorgrad audit --help)"),
+    (["train", "--frobnicate"], "train: unrecognized arguments: --frobnicate (see tensorgrad train --help)"),
+    (["audit", "--lang", "fr"], "audit: argument --lang: invalid choice: 'fr'"),
 ])
 def test_bad_arguments_give_one_line_and_status_2(capsys, argv, message):
     status, out, err = run(capsys, *argv)
@@ -161,6 +168,34 @@ def test_missing_dataset_gives_one_line_saying_where_it_looked(tmp_path, capsys,
     status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", str(tmp_path / "nowhere"))
     assert status == 2 and err.count("\n") == 1
     assert str(tmp_path / "nowhere") in err and "download" in err
+
+
+@pytest.mark.parametrize("dataset, data_dir", [("mnist", True), ("mnist", False), ("fashion-mnist", False)])
+def test_missing_dataset_gives_the_commands_flags_not_pythons_arguments(tmp_path, capsys, monkeypatch,
+                                                                         dataset, data_dir):
+    monkeypatch.delenv("TENSORGRAD_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "nowhere").mkdir()
+    extra = ["--data-dir", str(tmp_path / "nowhere")] if data_dir else []
+    status, _, err = run(capsys, "train", "--dataset", dataset, *extra)
+    assert status == 2 and err.count("\n") == 1
+    title = "MNIST" if dataset == "mnist" else "Fashion-MNIST"
+    assert err.startswith(f"tensorgrad: error: {dataset}: {title} not found. Looked for train-images-idx3-ubyte")
+    assert str(tmp_path / "home" / ".cache" / "tensorgrad" / dataset) in err  # where it looked
+    assert "--data-dir DIR" in err and "--download" in err and "--dataset sample" in err
+    target = tmp_path / "nowhere" / dataset if data_dir else tmp_path / "home" / ".cache" / "tensorgrad" / dataset
+    assert f"add --download to download them into {target}" in err
+    for python in ("download=True", "root=", "into root/", "load_mnist", "load_fashion_mnist"):
+        assert python not in err
+    assert ("apt install dataset-fashion-mnist" in err) == (dataset == "fashion-mnist")
+
+
+def test_an_abbreviated_option_is_still_taken(capsys, monkeypatch):
+    """argparse takes a unique prefix of an option (``--epoch 3`` is --epochs 3): only an option that
+    matches none is an error, with the closest one suggested."""
+    from tensorgrad.training.cli import build_parser
+
+    assert build_parser().parse_args(["train", "--epoch", "3"]).epochs == 3
 
 
 def test_train_says_what_was_changed_from_the_recipe(tmp_path, capsys):
@@ -225,7 +260,7 @@ def test_evaluate_and_predict_default_to_the_dataset_the_checkpoint_was_trained_
     monkeypatch.setenv("TENSORGRAD_DATA", str(tmp_path / "empty"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     status, _, err = run(capsys, "evaluate", "--checkpoint", str(run_dir / "mnist.npz"))
-    assert status == 2 and "mnist: load_mnist: MNIST not found" in err  # it looked for MNIST, not the sample
+    assert status == 2 and err.startswith("tensorgrad: error: mnist: MNIST not found")  # MNIST, not the sample
     status, out, _ = run(capsys, "evaluate", "--checkpoint", str(run_dir / "mnist.npz"), "--dataset", "sample")
     assert status == 0 and "sample: 2000 test images" in out
 
@@ -248,9 +283,58 @@ def test_audit_json_rows(capsys):
     status, out, _ = run(capsys, "audit", "--json")
     assert status == 0
     rows = json.loads(out)
-    assert {tuple(sorted(r)) for r in rows} == {("diagnosis", "document", "max_rel_err", "parameter", "status")}
+    assert {tuple(sorted(r)) for r in rows} == {("diagnosis", "document", "max_rel_err", "parameter", "quote", "status")}
     doc002 = {r["parameter"]: r for r in rows if r["document"] == "doc002"}
     assert doc002["W1"]["status"] == "mismatch" and "x64" in doc002["W1"]["diagnosis"]
+    assert doc002["W1"]["quote"]["line"] == "dw1 = dz1 @ x" and doc002["W2"]["quote"] is None
+    status, out, _ = run(capsys, "audit", "--json", "--lang", "es")
+    doc003 = {r["parameter"]: r for r in json.loads(out) if r["document"] == "doc003"}
+    assert status == 0 and doc003["W1"]["diagnosis"].startswith("usa la derivada de tanh")
+    assert doc003["W1"]["quote"]["line"] == "dZ1 = np.dot(params['W2'].T, dZ2)*(1-np.power(activations['A1'], 2))"
+
+
+def test_audit_quotes_the_documents_lines_in_english_or_in_spanish(capsys):
+    status, out, _ = run(capsys, "audit")
+    assert status == 0 and out.startswith("document  parameter  status")
+    assert "What the audit finds, in the documents' own lines:" in out
+    assert "\n    dw1 = dz1 @ x\n" in out and "\n    db1 = np.sum(dz1, axis=1, keepdims=True)\n" in out
+    assert "*(1-np.power(activations['A1'], 2))" in out
+
+    status, out, _ = run(capsys, "audit", "--lang", "es")
+    assert status == 0 and out.startswith("documento  parámetro  estado")
+    assert "Lo que encuentra la auditoría, en las líneas de los propios documentos:" in out
+    assert "\n    dw1 = dz1 @ x\n  le falta el / batch_size" in out
+    assert "no coincide" in out and "sin gradiente a mano" in out and "la derivada de tanh" in out
+    assert "mismatch" not in out and "What the audit finds" not in out and "hand gradient" not in out
+
+
+@pytest.mark.parametrize("argv", [["audit", "--json"], ["audit"], ["recipes"]])
+def test_output_into_a_pipe_closed_early_ends_quietly(argv):
+    """`tensorgrad audit --json | head -1`: the reader leaves before the writing ends; no "Broken pipe",
+    no traceback, status 0."""
+    command = [sys.executable, "-m", "tensorgrad", *argv]
+    # a reader gone before anything is written: the first write fails, every time
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0 and err == ""
+    # and the real pipeline: head reads one line and exits
+    producer = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    head = subprocess.run(["head", "-1"], stdin=producer.stdout, capture_output=True, text=True, timeout=120)
+    producer.stdout.close()
+    err = producer.stderr.read().decode()
+    assert producer.wait(timeout=120) == 0 and err == ""
+    assert head.stdout.count("\n") == 1
+
+
+def test_graph_is_drawn_after_one_backward_pass_and_takes_a_batch_size(tmp_path, capsys):
+    status, out, _ = run(capsys, "graph", "--recipe", "doc004", "--batch-size", "3", "-o", str(tmp_path / "g.dot"))
+    assert status == 0 and "wrote" in out
+    dot = (tmp_path / "g.dot").read_text()
+    assert "grad: " in dot  # the parameters' gradients, on the graph
+    assert "(3, 784)" in dot and "(3, 10)" in dot  # a batch of 3
+    status, _, err = run(capsys, "graph", "--batch-size", "0", "-o", str(tmp_path / "g.dot"))
+    assert status == 2 and "argument --batch-size: must be positive" in err
 
 
 def test_graph_and_trace_commands(tmp_path, capsys):
@@ -258,7 +342,7 @@ def test_graph_and_trace_commands(tmp_path, capsys):
     assert status == 0 and "<svg" in (tmp_path / "cnn.svg").read_text()
     status, out, _ = run(capsys, "trace", "--recipe", "doc004")
     assert status == 0
-    assert "cross_entropy" in out and "∂z = (softmax(z) − t)" in out and "4 backward steps" in out
+    assert "cross_entropy" in out and "∂logits = (softmax(logits) − t)" in out and "4 backward steps" in out
 
 
 def test_a_standardizing_recipe_keeps_its_training_statistics_with_the_model(tmp_path, capsys):

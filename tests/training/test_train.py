@@ -122,3 +122,34 @@ def test_a_loss_that_overflows_is_pointed_out():
                 log=lines.append)
     warnings = [line for line in lines if line.startswith("warning:")]
     assert len(warnings) == 1 and "lr 1e+30" in warnings[0] and "detect_anomaly" in warnings[0]
+
+
+def test_raw_pixels_are_pointed_out_once_and_scaled_ones_are_not():
+    """Raw 0-255 pixels leave a model at chance accuracy with no other sign: fit says so, once."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 256, (64, 28, 28), dtype=np.uint8).reshape(64, 784)  # as the images are loaded
+    y = rng.integers(0, 10, 64)
+
+    def fit_warnings(x):
+        tg.manual_seed(0)
+        model = nn.Sequential(nn.Linear(x.shape[1], 10))
+        with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+            warnings.simplefilter("always")
+            fit(model, optim.SGD(model.parameters(), lr=0.01), x, y, epochs=2, batch_size=16, progress=False,
+                log=None)
+        return [w for w in caught if str(w.message).startswith("fit:")]
+
+    for x, advice in ((raw, "tensorgrad.data.normalize(x) or x / 255"), (raw.astype(np.float32), "x / 255")):
+        found = fit_warnings(x)
+        assert len(found) == 1  # two epochs, one warning
+        message = str(found[0].message)
+        assert message.startswith(f"fit: x looks like raw pixels ({x.dtype}, values 0 to 255)")
+        assert "chance accuracy" in message and advice in message and "\n" not in message
+        assert found[0].category is UserWarning and found[0].filename == __file__  # points at the caller
+    normalized = tg.data.normalize(raw)
+    assert fit_warnings(normalized) == []
+    assert fit_warnings((normalized - normalized.mean()) / normalized.std()) == []  # standardized
+    features, _ = blobs(n=64)  # a handful of features, whatever their size, are not images
+    assert fit_warnings(np.abs(features) * 50) == []
