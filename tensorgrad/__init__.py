@@ -26,6 +26,7 @@ from .speed.parallel import get_num_threads, set_num_threads
 from . import data, nn, optim  # noqa: E402  (after the core they build on)
 from .teaching.trace import Trace, trace
 from .teaching.draw import draw, render
+from .teaching.frames import play_backprop
 from .teaching.compare import ActivationSite, GradReport, compare_grads
 
 __all__ = [
@@ -33,5 +34,5 @@ __all__ = [
     "ones_like", "full_like", "rand", "randn", "rand_like", "randn_like", "arange", "eye",
     "manual_seed", "set_num_threads", "get_num_threads", "detect_anomaly", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "where",
     "maximum", "minimum", "concatenate", "stack", "gradcheck", "GradcheckResult", "nn", "optim",
-    "data", "memory", "parallel", "trace", "Trace", "draw", "render", "compare_grads", "GradReport", "ActivationSite",
+    "data", "memory", "parallel", "trace", "Trace", "draw", "render", "play_backprop", "compare_grads", "GradReport", "ActivationSite",
 ]

@@ -18,7 +18,6 @@ import os
 import re
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -464,9 +463,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
     _, model, loss = _one_step_graph(args.recipe, args.batch_size, args.fused)
     loss.backward(retain_graph=True)  # so the graph shows the parameters' gradients
-    with warnings.catch_warnings():  # draw reads every tensor's .grad: an op's output has none, and says so
-        warnings.filterwarnings("ignore", message=r"the \.grad of a tensor made by an op", category=UserWarning)
-        graph = draw(loss, params=model, collapse="module" if args.collapse else None, rankdir="TB")
+    graph = draw(loss, params=model, collapse="module" if args.collapse else None)
     try:
         path = render(graph, args.output)
     except RuntimeError as err:
