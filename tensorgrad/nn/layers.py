@@ -32,7 +32,8 @@ class Linear(Module):
     """y = x·Wᵀ + b with W of shape (out_features, in_features), as the documents' W1 (128, 784).
 
     Args:
-        in_features, out_features: sizes of each input row and each output row.
+        in_features: the size of each input row.
+        out_features: the size of each output row.
         bias: learn an additive bias b (out_features,); False for none.
         dtype: of the parameters (float32; float64 for gradient checks).
 
@@ -66,7 +67,8 @@ class Conv2d(Module):
     """2-D convolution over (N, C, H, W) images; weight (out_channels, in_channels, kh, kw).
 
     Args:
-        in_channels, out_channels: channels of the input images and of the output.
+        in_channels: channels of the input images.
+        out_channels: channels of the output.
         kernel_size: kh, kw of the kernel (an int for a square one).
         stride: step between windows, rows and columns (default 1).
         padding: zeros added on each side, rows and columns (default 0).

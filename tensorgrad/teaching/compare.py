@@ -284,9 +284,10 @@ def compare_grads(
             for the activation layers (no hand-built sites needed; the graph must still hold its
             saved arrays: ``loss.backward(retain_graph=True)``), for the parameters' order from the
             loss (the root cause), and for gradients of named intermediate tensors (``h.name``).
-        rtol, atol: a gradient matches when max|manual − autograd| <= atol + rtol·max|autograd|;
+        rtol: a gradient matches when max|manual − autograd| <= atol + rtol·max|autograd|;
             the reported relative error is max|manual − autograd| / max|autograd|. ``rtol``
             defaults to 1e-6 for float64 and 1e-5 when a side is float32 (see DEFAULT_RTOL).
+        atol: the absolute part of that tolerance.
 
     Shapes may differ by size-1 axes (a (128, 1) bias column against (128,)): the hand gradient
     is reshaped and the row says so. A 2-D hand gradient with the transposed shape is compared

@@ -535,13 +535,14 @@ def draw(
         root: the output tensor (e.g. the loss), or a list of them.
         params: a Module or a dict name -> tensor, to label the parameters. A Module names them
             itself (``0.weight``, ``fc1.bias``: its ``named_parameters()``), no ``t.name`` needed.
-        show_data / show_grad: show values (small tensors) or a summary (large ones).
+        show_data: show each tensor's values (small tensors) or a summary (large ones).
+        show_grad: show each tensor's gradient, the same way.
         show_formulas: print each op's derivative rule.
         collapse: ``"module"`` folds each module of ``params`` into one node (hides its parameters).
         rankdir: graph direction, "TB" (top to bottom) or "LR" (left to right); None (default)
             picks the one that fits a screen best: TB for deep chains, LR for shallow wide graphs.
-        trace, step: with a ``tg.trace`` record, draw the graph as it stood after backward step
-            ``step``: the op being processed highlighted, gradients known so far filled in, those
+        trace: a ``tg.trace`` record of the backward pass, to show its gradients and frames.
+        step: with ``trace``, draw the graph as it stood after backward step ``step``: the op being processed highlighted, gradients known so far filled in, those
             of intermediate tensors too (``tg.trace(keep="all")`` keeps every one; without keep,
             a large intermediate shows its gradient's norm, min and max). No step: after the
             last step, every op done.

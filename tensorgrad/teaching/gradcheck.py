@@ -98,7 +98,8 @@ def gradcheck(
         inputs: Tensors (those with requires_grad=True are checked), arrays or numbers; a single
             Tensor stands for ``[tensor]``.
         eps: finite-difference step.
-        atol, rtol: an element passes when |analytic − numeric| <= atol + rtol·|numeric|.
+        atol: absolute tolerance: an element passes when |analytic − numeric| <= atol + rtol·|numeric|.
+        rtol: relative tolerance (see atol).
         seed: seed of the random output weights.
         raise_exception: as in PyTorch: on a mismatch, raise :class:`GradcheckError` (an
             ``AssertionError``) whose message names each input, its worst element and both

@@ -247,7 +247,8 @@ def plot_images(images: ArrayLike, labels: ArrayLike | None = None,
         images: ``(N, H, W)``, ``(N, C, H, W)``, ``(N, H, W, C)`` or flattened ``(N, 784)``.
         labels: optional class of each image (indices or one-hot rows), shown as its title.
         path: where to save the figure, if anywhere.
-        rows, cols: the grid.
+        rows: rows of the grid.
+        cols: columns of the grid.
         cmap: colormap (matplotlib's default, as in the document, if None).
 
     Returns:

@@ -120,7 +120,8 @@ def fit(
     Args:
         model: a Module that maps a batch of inputs to logits.
         optimizer: any ``tg.optim`` optimizer over the model's parameters (L-BFGS gets a closure).
-        x, y: training inputs and targets (NumPy arrays).
+        x: training inputs (a NumPy array).
+        y: training targets (a NumPy array).
         epochs: passes over the training set.
         batch_size: examples per step; None for the whole set at once (full-batch gradient descent).
         loss_fn: loss of (logits, targets); default from the targets (see ``default_loss``).
@@ -133,7 +134,8 @@ def fit(
         penalty: a function returning an extra term added to every loss (e.g. L2).
         progress: show a tqdm progress bar with the running loss, it/s and ETA.
         on_epoch_end: called as ``on_epoch_end(epoch, history)`` (e.g. to save a checkpoint).
-        start_epoch, history: continue a run that stopped after ``start_epoch`` epochs.
+        start_epoch: continue a run that stopped after this many epochs ...
+        history: ... with the History it had by then.
         log: where the one-line summary of each epoch goes (None: nowhere).
 
     Returns:

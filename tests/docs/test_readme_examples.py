@@ -50,3 +50,19 @@ def test_the_mul_example_is_a_working_op(readme_namespace):
     Mul.apply(a, b).sum().backward()
     np.testing.assert_allclose(a.grad, [[7.0, 7.0, 7.0]])
     np.testing.assert_allclose(b.grad, [[6.0], [6.0]])
+
+
+SPANISH = (Path(__file__).resolve().parents[2] / "README.es.md").read_text(encoding="utf-8")
+
+
+def test_the_spanish_quick_start_runs_as_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    blocks = re.findall(r"^```python\n(.*?)^```$", SPANISH, flags=re.S | re.M)
+    assert len(blocks) == 3  # first model, the audit, the graph and trace
+    for number, block in enumerate(blocks, 1):
+        exec(compile(block, f"README.es.md python block {number}", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "(128, 784)" in out                           # the first model's W1.grad
+    assert "all gradients match" in out and "x64" in out  # the right backward matches; x64 is named
+    assert "formula applied" in out and isinstance(namespace["tr"], tg.Trace)
