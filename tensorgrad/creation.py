@@ -84,16 +84,18 @@ def full_like(t: ArrayLike, value: float, dtype: Any = None, requires_grad: bool
 
 
 def randn(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False,
-          rng: np.random.Generator | None = None) -> Tensor:
-    """Standard normal samples: ``tg.randn(784, 128)``. Seed with ``tg.manual_seed`` or pass ``rng``."""
-    array = (rng or _rng).standard_normal(_shape_arg(shape, "randn"), dtype=np.dtype(dtype).type)
+          rng: np.random.Generator | None = None, generator: Any = None) -> Tensor:
+    """Standard normal samples: ``tg.randn(784, 128)``. Seed with ``tg.manual_seed``, or pass ``rng`` (a NumPy Generator) or
+    ``generator`` (a ``tg.Generator``, as PyTorch's)."""
+    array = (rng or _generator_rng(generator) or _rng).standard_normal(_shape_arg(shape, "randn"), dtype=np.dtype(dtype).type)
     return _make(array, requires_grad)
 
 
 def rand(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False,
-         rng: np.random.Generator | None = None) -> Tensor:
-    """Uniform samples in [0, 1): ``tg.rand(3, 4)``. Seed with ``tg.manual_seed`` or pass ``rng``."""
-    array = (rng or _rng).random(_shape_arg(shape, "rand"), dtype=np.dtype(dtype).type)
+         rng: np.random.Generator | None = None, generator: Any = None) -> Tensor:
+    """Uniform samples in [0, 1): ``tg.rand(3, 4)``. Seed with ``tg.manual_seed``, or pass ``rng`` (a NumPy Generator) or
+    ``generator`` (a ``tg.Generator``, as PyTorch's)."""
+    array = (rng or _generator_rng(generator) or _rng).random(_shape_arg(shape, "rand"), dtype=np.dtype(dtype).type)
     return _make(array, requires_grad)
 
 
@@ -133,3 +135,13 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
 def eye(n: int, m: int | None = None, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """Identity matrix."""
     return _make(np.eye(n, m, dtype=dtype), requires_grad)
+
+
+def _generator_rng(generator: Any) -> np.random.Generator | None:
+    """The NumPy generator behind PyTorch's ``generator=`` argument (a tg.Generator), or None."""
+    if generator is None:
+        return None
+    rng = getattr(generator, "rng", generator)
+    if not isinstance(rng, np.random.Generator):
+        raise InputTypeError(f"generator: expected a tg.Generator, got {type(generator).__name__}")
+    return rng
