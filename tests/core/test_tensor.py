@@ -163,3 +163,9 @@ def test_a_tensor_shows_as_html_in_jupyter():
     assert "<b>x</b> tensor (1, 2) float32, a leaf that requires grad" in page
     assert "[[1., 2.]]" in page and "grad" in page and "[[2., 4.]]" in page
     assert "made by <code>mul</code>" in (x * 3)._repr_html_()
+
+
+def test_creation_functions_take_a_name_as_tensor_does():
+    for t in (tg.zeros(3, requires_grad=True, name="b1"), tg.randn(2, 3, name="b1"), tg.full((2,), 1.0, name="b1"),
+              tg.ones_like(np.ones(2), name="b1"), tg.arange(3, name="b1"), tg.eye(2, name="b1")):
+        assert t.name == "b1"
