@@ -215,7 +215,7 @@ def _cnn_nodes(tg, batch) -> list:
     the graph from the loss (the nodes whose consumers backward counts)."""
     x, y = batch
     loss = tg.functional.cross_entropy(tg.model(tg.package.tensor(x)), y)
-    return list(tg.package.autograd._count_consumers(loss.grad_fn))
+    return list(tg.package.autograd.reverse_topological_order(loss.grad_fn))
 
 
 def step_ratio(speed, spec, batch: int, steps: int, rounds: int, label: str, other: type | None = None) -> None:

@@ -14,16 +14,30 @@ follow PyTorch's.
 """
 from ._version import __version__
 from .errors import GradcheckError, TensorgradError
-from .autograd import Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .tensor import Tensor, concatenate, from_numpy, maximum, minimum, stack, tensor, where
+from .autograd import (
+    Function, detect_anomaly, enable_grad, grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
+)
+from .tensor import Size, Tensor, concatenate, from_numpy, maximum, minimum, stack, tensor, where
 from .creation import (
     arange, eye, full, full_like, manual_seed, ones, ones_like, rand, rand_like, randn, randn_like, zeros,
     zeros_like,
+)
+from .functions import (  # PyTorch's module-level spellings: tg.exp(x), tg.cat([a, b], dim=1), ...
+    Generator, abs, argmax, argmin, argsort, as_tensor, cat, chunk, clamp, clip, cos, cumsum, einsum, exp, flatten,
+    gather, index_select, is_tensor, linspace, log, log_softmax, logsumexp, masked_fill, matmul, max, mean, min,
+    multinomial, norm, numel, permute, randint, relu, reshape, scatter_add, sigmoid, sin, softmax, sort, split,
+    sqrt, squeeze, std, sum, tanh, topk, transpose, tril, triu, unsqueeze, var,
 )
 from .teaching.gradcheck import GradcheckResult, gradcheck
 from .speed import memory, parallel
 from .speed.parallel import get_num_threads, set_num_threads
 from . import data, nn, optim  # noqa: E402  (after the core they build on)
+import numpy as _np
+
+# dtypes under PyTorch's names, so that dtype=torch.float32 reads dtype=tg.float32
+float32, float64, float16 = _np.float32, _np.float64, _np.float16
+int64, int32, int16, int8, uint8, bool_ = _np.int64, _np.int32, _np.int16, _np.int8, _np.uint8, _np.bool_
+long, double, half = int64, float64, float16
 from .teaching.trace import Trace, trace
 from .teaching.draw import draw, render
 from .teaching.frames import play_backprop
@@ -35,4 +49,10 @@ __all__ = [
     "manual_seed", "set_num_threads", "get_num_threads", "detect_anomaly", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "where",
     "maximum", "minimum", "concatenate", "stack", "gradcheck", "GradcheckResult", "nn", "optim",
     "data", "memory", "parallel", "trace", "Trace", "draw", "render", "play_backprop", "compare_grads", "GradReport", "ActivationSite",
+    "grad", "inference_mode", "Size", "Generator", "abs", "argmax", "argmin", "argsort", "as_tensor", "cat", "chunk",
+    "clamp", "clip", "cos", "cumsum", "einsum", "exp", "flatten", "gather", "index_select", "is_tensor", "linspace",
+    "log", "log_softmax", "logsumexp", "masked_fill", "matmul", "max", "mean", "min", "multinomial", "norm", "numel",
+    "permute", "randint", "relu", "reshape", "scatter_add", "sigmoid", "sin", "softmax", "sort", "split", "sqrt",
+    "squeeze", "std", "sum", "tanh", "topk", "transpose", "tril", "triu", "unsqueeze", "var",
+    "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool_", "long", "double", "half",
 ]

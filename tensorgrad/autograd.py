@@ -41,6 +41,8 @@ from .errors import GraphError, TensorgradError, error_like
 __all__ = [
     "Function",
     "no_grad",
+    "inference_mode",
+    "grad",
     "enable_grad",
     "set_grad_enabled",
     "is_grad_enabled",
@@ -92,6 +94,14 @@ class enable_grad(set_grad_enabled):
 
     def __init__(self) -> None:
         super().__init__(True)
+
+
+class inference_mode(set_grad_enabled):
+    """PyTorch's ``torch.inference_mode()``: run a model for predictions only (no graph recorded,
+    as ``no_grad``); ``inference_mode(False)`` records again. Also usable as a decorator."""
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__(not mode)
 
 
 # ------------------------------------------------------------------------------------ the op
@@ -153,6 +163,7 @@ class Function:
     output_ref: Any = None  # weakref to the output Tensor (no reference cycle): names for trace/draw
     fused: tuple[str, ...] = ()  # the ops this one node computes, when it fuses several ("linear", "relu")
     input_names: tuple[str, ...] = ()
+    output_hooks: list = []  # hooks on the output's gradient (Tensor.register_hook); per node when set
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -255,7 +266,7 @@ def fit_gradient(node: Function, tensor: Any, grad: Any) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ the graph walk
-def backward_graph(root: Any, grad: np.ndarray, retain_graph: bool = False,
+def backward_graph(root: Any, grad: Any, retain_graph: bool = False,
                    leaf_grads: dict[int, np.ndarray] | None = None) -> None:
     """Propagate ``grad`` (d loss / d root) from ``root`` to every leaf that requires a gradient.
 
@@ -264,17 +275,25 @@ def backward_graph(root: Any, grad: np.ndarray, retain_graph: bool = False,
     go on to the nodes that made the inputs, or into ``.grad`` for a leaf. With ``leaf_grads`` (a
     dict), the leaves' gradients are added there instead, by ``id(leaf)``, and no ``.grad``
     changes: gradients computed without touching the tensors (the teaching tools use it).
+    ``root`` and ``grad`` may also be lists, for several outputs at once (``tg.grad``).
     """
     handed_out: set[int] = set()  # gradient arrays already given to a leaf (see accumulate_leaf)
     add_to_leaf = accumulate_leaf if leaf_grads is None else _collect_into(leaf_grads)
-    if root.grad_fn is None:  # backward on a leaf: d root / d root = grad
-        add_to_leaf(root, grad, handed_out)
-        return
-    pending = {root.grad_fn: grad}  # node -> d loss / d (its output), summed so far
-    for node in reverse_topological_order(root.grad_fn):
+    roots, grads = (root, grad) if isinstance(root, (list, tuple)) else ((root,), (grad,))
+    pending = {}  # node -> d loss / d (its output), summed so far
+    for tensor, grad_out in zip(roots, grads):
+        if tensor.grad_fn is None:  # backward on a leaf: d root / d root = grad
+            add_to_leaf(tensor, grad_out, handed_out)
+        elif tensor.grad_fn in pending:
+            pending[tensor.grad_fn] = pending[tensor.grad_fn] + grad_out
+        else:
+            pending[tensor.grad_fn] = grad_out
+    for node in reverse_topological_order(*pending):
         grad_out = pending.pop(node, None)
         if grad_out is None:
             continue  # no gradient reached this node (its output only led to constants)
+        if node.output_hooks:  # the output's gradient is complete: hooks may read or replace it
+            grad_out = run_hooks(node.output_hooks, grad_out)
         for tensor, grad_in in zip(node.inputs, run_backward(node, grad_out, retain_graph)):
             if grad_in is None:
                 continue
@@ -287,16 +306,16 @@ def backward_graph(root: Any, grad: np.ndarray, retain_graph: bool = False,
                 pending[parent] = grad_in
 
 
-def reverse_topological_order(root: Function) -> Iterator[Function]:
-    """Yield every node reachable from ``root``, each one only after every node that used its
+def reverse_topological_order(*roots: Function) -> Iterator[Function]:
+    """Yield every node reachable from ``roots``, each one only after every node that used its
     output: then, when a node's turn comes, the gradient of its output is complete.
 
-    Kahn's algorithm on the reversed graph: count each node's consumers, start from the root, and
-    a node becomes ready when its last consumer has been visited. Iterative, so a 100,000-op
+    Kahn's algorithm on the reversed graph: count each node's consumers, start from the roots,
+    and a node becomes ready when its last consumer has been visited. Iterative, so a 100,000-op
     chain needs no recursion.
     """
-    consumers = _count_consumers(root)
-    ready = [root]
+    consumers = _count_consumers(roots)
+    ready = [root for root in roots if consumers[root] == 0]
     while ready:
         node = ready.pop()
         yield node
@@ -308,10 +327,19 @@ def reverse_topological_order(root: Function) -> Iterator[Function]:
                     ready.append(parent)
 
 
-def _count_consumers(root: Function) -> dict[Function, int]:
-    """For every node reachable from root, how many edges lead into it from its consumers."""
-    consumers = {root: 0}
-    stack = [root]
+def run_hooks(hooks: list, grad: Any) -> Any:
+    """Call each hook on a gradient; a hook that returns something replaces it (register_hook)."""
+    for hook in list(hooks):
+        replaced = hook(grad)
+        if replaced is not None:
+            grad = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced, dtype=grad.dtype)
+    return grad
+
+
+def _count_consumers(roots: tuple[Function, ...]) -> dict[Function, int]:
+    """For every node reachable from the roots, how many edges lead into it from its consumers."""
+    consumers = dict.fromkeys(roots, 0)
+    stack = list(roots)
     while stack:
         node = stack.pop()
         for tensor in node.inputs:
@@ -367,17 +395,84 @@ def run_backward(node: Function, grad_out: np.ndarray, retain_graph: bool) -> li
 def _collect_into(leaf_grads: dict[int, np.ndarray]) -> Callable[[Any, np.ndarray, set[int]], None]:
     """A stand-in for accumulate_leaf that adds a leaf's gradient into ``leaf_grads[id(leaf)]``."""
     def collect(tensor: Any, grad: np.ndarray, handed_out: set[int]) -> None:
+        hooks = getattr(tensor, "_hooks", None)
+        if hooks:
+            grad = run_hooks(hooks, grad)
         key = id(tensor)
         leaf_grads[key] = leaf_grads[key] + grad if key in leaf_grads else grad
     return collect
 
 
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned, with no ``.grad``
+    changed: PyTorch's ``torch.autograd.grad``.
+
+    Args:
+        outputs: a tensor (or a list of tensors) to differentiate.
+        inputs: the tensors (leaves or intermediate results) to differentiate with respect to.
+        grad_outputs: d(something)/d(output) for each output; may be omitted for one-element outputs.
+        retain_graph: keep the graph for another backward (default: False).
+        create_graph: record the backward pass for gradients of gradients: not supported yet.
+        allow_unused: return None for an input the outputs do not depend on, instead of raising.
+
+    Returns:
+        A tuple with one ndarray (or None) per input.
+
+    Example::
+
+        (dW,) = tg.grad(loss, [W])        # the same as W.grad after loss.backward(), W.grad untouched
+    """
+    if create_graph:
+        raise NotImplementedError("grad: create_graph=True (gradients of gradients) is not supported yet")
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    grad_outputs = list(grad_outputs) if isinstance(grad_outputs, (list, tuple)) else [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise GraphError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for k, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise GraphError(f"grad: input {k} does not require grad, so it has no gradient "
+                             "(make it with requires_grad=True)")
+    seeds = [Tensor._seed_gradient(out, g, "grad") for out, g in zip(outputs, grad_outputs)]
+    collected: dict[int, np.ndarray] = {}
+    captures = []  # hooks that catch an intermediate input's gradient when its node runs
+    for t in inputs:
+        if t.grad_fn is not None:
+            captures.append((t.grad_fn, _capture_into(collected, id(t))))
+            t.grad_fn.output_hooks = [*t.grad_fn.output_hooks, captures[-1][1]]
+    try:
+        backward_graph(outputs, seeds, retain_graph=bool(retain_graph), leaf_grads=collected)
+    finally:
+        for node, hook in captures:
+            node.output_hooks = [h for h in node.output_hooks if h is not hook]
+    results = []
+    for k, t in enumerate(inputs):
+        if id(t) not in collected and not allow_unused:
+            raise GraphError(f"grad: input {k} (shape {t.shape}) was not used to compute the outputs; pass "
+                             "allow_unused=True to get None for it")
+        results.append(collected.get(id(t)))
+    return tuple(results)
+
+
+def _capture_into(collected: dict[int, np.ndarray], key: int) -> Callable[[np.ndarray], None]:
+    def capture(grad: np.ndarray) -> None:
+        collected[key] = grad
+    return capture
+
+
 def accumulate_leaf(tensor: Any, grad: np.ndarray, handed_out: set[int]) -> None:
-    """Add ``grad`` into a leaf's ``.grad`` (gradients accumulate, as in PyTorch).
+    """Add ``grad`` into a leaf's ``.grad`` (gradients accumulate, as in PyTorch), after the
+    leaf's hooks (``register_hook``) have seen it.
 
     The first gradient is stored as it is, unless it is a view, read-only (a broadcast) or
     already stored in another leaf: then a copy, so that no two ``.grad`` share memory.
     """
+    hooks = getattr(tensor, "_hooks", None)  # (a slot, unset unless a hook was registered)
+    if hooks:
+        grad = run_hooks(hooks, grad)
     if tensor._grad is None:  # (the slot behind the .grad property, which warns for non-leaves)
         if grad.base is not None or not grad.flags.writeable or id(grad) in handed_out:
             grad = grad.copy(order="K")

@@ -47,54 +47,57 @@ def _shape_arg(shape: tuple, op: str) -> tuple[int, ...]:
     return dims
 
 
-def _make(array: np.ndarray, requires_grad: bool) -> Tensor:
+def _make(array: np.ndarray, requires_grad: bool, name: str | None = None) -> Tensor:
     t = Tensor._from_op(array, None)
     t.requires_grad = requires_grad
+    t.name = name
     return t
 
 
-def zeros(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+def zeros(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False, name: str | None = None) -> Tensor:
     """A tensor of zeros: ``tg.zeros(2, 3)`` or ``tg.zeros((2, 3))``."""
-    return _make(np.zeros(_shape_arg(shape, "zeros"), dtype=dtype), requires_grad)
+    return _make(np.zeros(_shape_arg(shape, "zeros"), dtype=dtype), requires_grad, name)
 
 
-def ones(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+def ones(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False, name: str | None = None) -> Tensor:
     """A tensor of ones: ``tg.ones(2, 3)`` or ``tg.ones((2, 3))``."""
-    return _make(np.ones(_shape_arg(shape, "ones"), dtype=dtype), requires_grad)
+    return _make(np.ones(_shape_arg(shape, "ones"), dtype=dtype), requires_grad, name)
 
 
-def full(shape: int | Sequence[int], value: float, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+def full(shape: int | Sequence[int], value: float, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False, name: str | None = None) -> Tensor:
     """A tensor filled with ``value``."""
-    return _make(np.full(_shape_arg((shape,), "full"), value, dtype=dtype), requires_grad)
+    return _make(np.full(_shape_arg((shape,), "full"), value, dtype=dtype), requires_grad, name)
 
 
-def zeros_like(t: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros_like(t: ArrayLike, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
     """Zeros of ``t``'s shape, in ``t``'s dtype unless ``dtype`` is given."""
-    return _make(np.zeros_like(_to_array(t, copy=False), dtype=dtype), requires_grad)
+    return _make(np.zeros_like(_to_array(t, copy=False), dtype=dtype), requires_grad, name)
 
 
-def ones_like(t: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones_like(t: ArrayLike, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
     """Ones of ``t``'s shape, in ``t``'s dtype unless ``dtype`` is given."""
-    return _make(np.ones_like(_to_array(t, copy=False), dtype=dtype), requires_grad)
+    return _make(np.ones_like(_to_array(t, copy=False), dtype=dtype), requires_grad, name)
 
 
-def full_like(t: ArrayLike, value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def full_like(t: ArrayLike, value: float, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
     """``value`` everywhere, in ``t``'s shape and dtype (unless ``dtype`` is given)."""
-    return _make(np.full_like(_to_array(t, copy=False), value, dtype=dtype), requires_grad)
+    return _make(np.full_like(_to_array(t, copy=False), value, dtype=dtype), requires_grad, name)
 
 
 def randn(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False,
-          rng: np.random.Generator | None = None) -> Tensor:
-    """Standard normal samples: ``tg.randn(784, 128)``. Seed with ``tg.manual_seed`` or pass ``rng``."""
-    array = (rng or _rng).standard_normal(_shape_arg(shape, "randn"), dtype=np.dtype(dtype).type)
-    return _make(array, requires_grad)
+          rng: np.random.Generator | None = None, generator: Any = None, name: str | None = None) -> Tensor:
+    """Standard normal samples: ``tg.randn(784, 128)``. Seed with ``tg.manual_seed``, or pass ``rng`` (a NumPy Generator) or
+    ``generator`` (a ``tg.Generator``, as PyTorch's)."""
+    array = (rng or _generator_rng(generator) or _rng).standard_normal(_shape_arg(shape, "randn"), dtype=np.dtype(dtype).type)
+    return _make(array, requires_grad, name)
 
 
 def rand(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False,
-         rng: np.random.Generator | None = None) -> Tensor:
-    """Uniform samples in [0, 1): ``tg.rand(3, 4)``. Seed with ``tg.manual_seed`` or pass ``rng``."""
-    array = (rng or _rng).random(_shape_arg(shape, "rand"), dtype=np.dtype(dtype).type)
-    return _make(array, requires_grad)
+         rng: np.random.Generator | None = None, generator: Any = None, name: str | None = None) -> Tensor:
+    """Uniform samples in [0, 1): ``tg.rand(3, 4)``. Seed with ``tg.manual_seed``, or pass ``rng`` (a NumPy Generator) or
+    ``generator`` (a ``tg.Generator``, as PyTorch's)."""
+    array = (rng or _generator_rng(generator) or _rng).random(_shape_arg(shape, "rand"), dtype=np.dtype(dtype).type)
+    return _make(array, requires_grad, name)
 
 
 def randn_like(t: ArrayLike, requires_grad: bool = False, *, dtype: Any = None) -> Tensor:
@@ -116,7 +119,7 @@ def _random_dtype(op: str, like: ArrayLike, dtype: Any) -> np.dtype:
 
 
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
-           requires_grad: bool = False) -> Tensor:
+           requires_grad: bool = False, name: str | None = None) -> Tensor:
     """Evenly spaced values from ``start`` up to, not including, ``stop``, ``step`` apart, as
     ``np.arange``: with ``stop`` omitted, from 0 up to ``start`` (``arange(5, step=2)`` is 0, 2, 4).
     Integer arguments give int64 (like NumPy and PyTorch), float arguments float32."""
@@ -127,9 +130,19 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
         array = array.astype(dtype)
     elif array.dtype.kind == "f":
         array = array.astype(DEFAULT_DTYPE)
-    return _make(array, requires_grad)
+    return _make(array, requires_grad, name)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int | None = None, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False, name: str | None = None) -> Tensor:
     """Identity matrix."""
-    return _make(np.eye(n, m, dtype=dtype), requires_grad)
+    return _make(np.eye(n, m, dtype=dtype), requires_grad, name)
+
+
+def _generator_rng(generator: Any) -> np.random.Generator | None:
+    """The NumPy generator behind PyTorch's ``generator=`` argument (a tg.Generator), or None."""
+    if generator is None:
+        return None
+    rng = getattr(generator, "rng", generator)
+    if not isinstance(rng, np.random.Generator):
+        raise InputTypeError(f"generator: expected a tg.Generator, got {type(generator).__name__}")
+    return rng

@@ -104,6 +104,38 @@ for axis in (-1, 0, 1):
     case(f"softmax{axis}", lambda a, ax=axis: a.softmax(axis=ax), [(3, 4, 5)])
     case(f"log_softmax{axis}", lambda a, ax=axis: a.log_softmax(axis=ax), [(3, 4, 5)])
 
+# PyTorch's spellings and ops (issue 20): elementwise, reductions, shapes, indexing, einsum
+case("sin", lambda a: a.sin(), [(3, 4)])
+case("cos", lambda a: a.cos(), [(3, 4)])
+for axis, keepdims in [(None, False), (1, True), ((0, 2), False)]:
+    case(f"logsumexp{axis}{keepdims}", lambda a, ax=axis, k=keepdims: a.logsumexp(axis=ax, keepdims=k), [(2, 3, 4)])
+    case(f"norm{axis}{keepdims}", lambda a, ax=axis, k=keepdims: a.norm(axis=ax, keepdims=k), [(2, 3, 4)])
+case("norm_p3", lambda a: a.norm(p=3, dim=1), [(3, 4)], "away")
+case("cumsum0", lambda a: a.cumsum(axis=0) * np.arange(1, 5, dtype=np.float32), [(3, 4)])
+case("cumsum_flat", lambda a: a.cumsum() * np.arange(1, 13, dtype=np.float32), [(3, 4)])
+case("max_dim", lambda a: a.max(dim=1).values * np.arange(1, 4, dtype=np.float32), [(3, 4)], "distinct")
+case("sort", lambda a: a.sort(dim=0, descending=True).values * np.arange(12, dtype=np.float32).reshape(3, 4), [(3, 4)], "distinct")
+case("topk", lambda a: a.topk(2).values * np.array([1.0, 3.0], dtype=np.float32), [(3, 4)], "distinct")
+case("std_dim", lambda a: a.std(dim=1), [(3, 4)])
+case("expand", lambda a: a.expand(2, 3, 4) * np.arange(24, dtype=np.float32).reshape(2, 3, 4), [(3, 1)])
+case("repeat", lambda a: a.repeat(2, 1, 3) * np.arange(72, dtype=np.float32).reshape(2, 3, 12), [(3, 4)])
+case("unsqueeze_squeeze_permute", lambda a: a.unsqueeze(1).permute(2, 1, 0).squeeze(1) * np.arange(12, dtype=np.float32).reshape(4, 3), [(3, 4)])
+case("transpose_two_of_three", lambda a: a.transpose(0, 2) * np.arange(24, dtype=np.float32).reshape(4, 3, 2), [(2, 3, 4)])
+case("tril", lambda a: a.tril() * np.arange(12, dtype=np.float32).reshape(3, 4), [(3, 4)])
+case("triu_batch", lambda a: a.triu(1) * np.arange(24, dtype=np.float32).reshape(2, 3, 4), [(2, 3, 4)])
+case("gather", lambda a: a.gather(1, np.array([[0, 0, 2], [3, 1, 1], [2, 2, 2]])), [(3, 4)])
+case("scatter_add", lambda a, src: a.scatter_add(0, np.array([[0, 2, 2, 1], [0, 0, 1, 1]]), src), [(3, 4), (2, 5)])
+case("index_select", lambda a: a.index_select(1, np.array([3, 0, 3])) * np.arange(9, dtype=np.float32).reshape(3, 3), [(3, 4)])
+case("masked_fill", lambda a: a.masked_fill(np.eye(3, 4, dtype=bool), -2.0) * np.arange(12, dtype=np.float32).reshape(3, 4), [(3, 4)])
+case("split_chunk", lambda a: tg.cat(a.split([1, 3], dim=1)[::-1], dim=1) * np.arange(12, dtype=np.float32).reshape(3, 4)
+     + tg.cat(a.chunk(2, dim=0)[::-1], dim=0), [(3, 4)])
+case("einsum_matmul", lambda a, b: tg.einsum("ij,jk->ik", a, b), [(3, 4), (4, 2)])
+case("einsum_batch_outer", lambda a, b: tg.einsum("bi,bj->bij", a, b), [(2, 3), (2, 4)])
+case("einsum_sum_and_broadcast", lambda a, b: tg.einsum("ij,k->jk", a, b), [(3, 4), (2,)])
+case("einsum_ellipsis", lambda a, b: tg.einsum("...ij,...jk", a, b), [(2, 3, 4), (2, 4, 2)])
+case("einsum_three", lambda a, b, c: tg.einsum("ij,jk,kl->il", a, b, c), [(2, 3), (3, 4), (4, 2)])
+case("numpy_functions", lambda a: np.mean(np.exp(a) * np.sin(a), axis=0), [(3, 4)])
+
 
 def make_inputs(shapes, domain, dtype, seed=0):
     rng = np.random.default_rng(seed)
@@ -148,6 +180,10 @@ SCALAR_CASES: list[tuple[str, tuple[str, ...], object, int, str]] = [
     ("stack_concatenate", ("stack", "concatenate"),
      lambda a, b: tg.concatenate([tg.stack([a, b]), tg.stack([b])]) * np.arange(1, 4), 2, "any"),
     ("softmax", ("softmax", "log_softmax"), lambda a: a.softmax() * 2 + a.log_softmax(axis=0), 1, "any"),
+    ("sin_cos", ("sin", "cos"), lambda a: a.sin() * a.cos(), 1, "any"),
+    ("logsumexp_norm_cumsum", ("logsumexp", "norm", "cumsum"), lambda a: a.logsumexp() + a.norm() * 2 + a.cumsum(), 1, "away"),
+    ("expand_repeat", ("expand", "repeat"), lambda a: (a.expand(3) * np.arange(3)).sum() + (a.repeat(2) * 2).sum(), 1, "any"),
+    ("einsum", ("einsum",), lambda a, b: tg.einsum(",->", a, b), 2, "any"),
 ]
 
 #: ops that need more than 0 dimensions, and why (test_scalars.py checks the two lists cover all ops)
@@ -157,4 +193,6 @@ NOT_FOR_SCALARS = {
     "max_pool2d": "(N, C, H, W) images", "avg_pool2d": "(N, C, H, W) images", "dropout": "a mask of units",
     "cross_entropy": "(N, C) logits", "binary_cross_entropy": "a batch of probabilities",
     "binary_cross_entropy_with_logits": "a batch of logits",
+    "triangle": "the last two axes of a matrix", "gather": "positions along an axis", "scatter_add": "positions along an axis",
+    "index_select": "positions along an axis",
 }

@@ -9,12 +9,15 @@ from __future__ import annotations
 import html
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Iterator
+import functools
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..autograd import Function, is_grad_enabled
+from ..errors import GraphError
 from ..ops.conv import MAX_POOL_FUSES_AFTER
-from ..tensor import Tensor, mark_changed
+from ..tensor import RemovableHandle, Tensor, mark_changed
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList"]
 
@@ -72,7 +75,52 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_hooks")
+        if not hooks:
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(hooks, args, kwargs)
+
+    # --------------------------------------------------------------------------------- hooks
+    def register_forward_pre_hook(self, hook: Callable[["Module", tuple], Any]) -> RemovableHandle:
+        """Call ``hook(module, inputs)`` before each forward; if it returns a value, that becomes
+        the inputs (a tuple, or one value). Returns a handle whose ``remove()`` takes it off."""
+        return self._add_hook("forward_pre", hook)
+
+    def register_forward_hook(self, hook: Callable[["Module", tuple, Any], Any]) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after each forward; if it returns a value, that
+        replaces the output (e.g. to record activations, as tg.teaching.plots does by hand)."""
+        return self._add_hook("forward", hook)
+
+    def register_full_backward_hook(self, hook: Callable[["Module", tuple, tuple], Any]) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` in backward, once the gradients of the
+        module's tensor inputs are known (None for an input that needs none); for a module with
+        one tensor input, a returned ``(grad,)`` replaces the gradient passed on."""
+        return self._add_hook("backward", hook)
+
+    def _add_hook(self, kind: str, hook: Callable[..., Any]) -> RemovableHandle:
+        hooks = self.__dict__.get("_hooks")
+        if hooks is None:
+            hooks = {"forward_pre": [], "forward": [], "backward": []}
+            object.__setattr__(self, "_hooks", hooks)
+        hooks[kind] = [*hooks[kind], hook]
+        return RemovableHandle(hooks, kind, hook)
+
+    def _call_with_hooks(self, hooks: dict, args: tuple, kwargs: dict) -> Any:
+        for hook in hooks["forward_pre"]:
+            changed = hook(self, args)
+            if changed is not None:
+                args = changed if isinstance(changed, tuple) else (changed,)
+        if hooks["backward"] and is_grad_enabled():
+            catch = _BackwardHookCatcher(self, hooks["backward"])
+            args = catch.wrap_inputs(args)
+            output = catch.wrap_output(self.forward(*args, **kwargs))
+        else:
+            output = self.forward(*args, **kwargs)
+        for hook in hooks["forward"]:
+            changed = hook(self, args, output)
+            if changed is not None:
+                output = changed
+        return output
 
     # ------------------------------------------------------------------------------ traversal
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
@@ -333,4 +381,79 @@ def _fusable(modules: tuple[Module, ...], j: int, attribute: str) -> Any:
     an instance with its own forward."""
     if j >= len(modules) or "forward" in modules[j].__dict__ or attribute not in type(modules[j]).__dict__:
         return None
+    if modules[j].__dict__.get("_hooks"):  # a module with hooks runs on its own, so that they fire
+        return None
     return getattr(modules[j], attribute)
+
+
+class _HookIdentity(Function):
+    """The identity, whose backward shows the gradient to a module's backward hook first."""
+    name = "backward_hook"
+    formula = "∂a = g   (shown to the module's backward hook)"
+
+    def forward(self, a, on_grad):
+        self.on_grad = on_grad
+        return a
+
+    def backward(self, g):
+        replaced = self.on_grad(g)
+        return g if replaced is None else replaced
+
+
+class _BackwardHookCatcher:
+    """For ``register_full_backward_hook``: an identity node on each tensor input and on the
+    output of one forward call catches their gradients; the hooks run once every input's
+    gradient is known (or, if no input needs one, once the output's is)."""
+
+    def __init__(self, module: Module, hooks: list) -> None:
+        self.module, self.hooks = module, hooks
+        self.grad_output: Any = None
+        self.grad_inputs: list[Any] = []
+        self.expected = 0
+        self.waiting = 0
+
+    def wrap_inputs(self, args: tuple) -> tuple:
+        wrapped = []
+        for arg in args:
+            if isinstance(arg, Tensor):
+                position = len(self.grad_inputs)
+                self.grad_inputs.append(None)
+                if arg.requires_grad:
+                    self.expected += 1
+                    arg = _HookIdentity.apply(arg, on_grad=functools.partial(self._input_grad, position))
+            wrapped.append(arg)
+        self.waiting = self.expected
+        return tuple(wrapped)
+
+    def wrap_output(self, output: Any) -> Any:
+        if isinstance(output, Tensor) and output.requires_grad:
+            return _HookIdentity.apply(output, on_grad=self._output_grad)
+        return output
+
+    def _output_grad(self, grad: np.ndarray) -> None:
+        self.grad_output = grad
+        if not self.expected:
+            self._run_hooks()
+
+    def _input_grad(self, position: int, grad: np.ndarray) -> Any:
+        self.grad_inputs[position] = grad
+        self.waiting -= 1
+        if self.waiting:
+            return None
+        self.waiting = self.expected  # ready for another backward through the same graph
+        replaced = self._run_hooks()
+        if replaced is None:
+            return None
+        if self.expected != 1:
+            raise GraphError(f"{type(self.module).__name__}: a backward hook can replace grad_input only for a "
+                             "module with one tensor input that requires grad")
+        return replaced[position]
+
+    def _run_hooks(self) -> Any:
+        replaced = None
+        for hook in self.hooks:
+            result = hook(self.module, tuple(self.grad_inputs), (self.grad_output,))
+            if result is not None:
+                replaced = result
+                self.grad_inputs = list(result)
+        return replaced

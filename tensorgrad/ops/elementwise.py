@@ -147,6 +147,31 @@ class Abs(Function):
         return g * np.sign(a)
 
 
+
+class Sin(Function):
+    formula = "∂a = g·cos a"
+
+    def forward(self, a):
+        self.save(a)
+        return np.sin(a)
+
+    def backward(self, g):
+        (a,) = self.saved
+        return g * np.cos(a)
+
+
+class Cos(Function):
+    formula = "∂a = −g·sin a"
+
+    def forward(self, a):
+        self.save(a)
+        return np.cos(a)
+
+    def backward(self, g):
+        (a,) = self.saved
+        return -g * np.sin(a)
+
+
 # --------------------------------------------------------------------------------- activations
 class Activation(Function):
     """An activation whose derivative is written from its output y alone: ``activate`` and

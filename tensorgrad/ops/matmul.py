@@ -89,3 +89,60 @@ class Linear(Function):
         if need_b:
             grad_b = g2.sum(axis=0)  # the engine sums it to () for a 0-d bias
         return grad_x, grad_w, grad_b
+
+
+class Einsum(Function):
+    formula = "∂aᵢ = einsum of g with the other operands, back to aᵢ's subscripts"
+
+    def forward(self, *operands, subscripts):
+        self.inputs_subscripts, self.output_subscripts = parse_einsum(subscripts, [a.ndim for a in operands])
+        for term in self.inputs_subscripts:
+            if len(set(term)) != len(term):
+                raise InputError(f"einsum: a repeated index inside one operand ('{term}', a diagonal) is not "
+                                 "supported for gradients")
+        try:
+            y = np.einsum(subscripts, *operands, optimize=len(operands) > 2)
+        except ValueError as err:
+            shapes = ", ".join(str(a.shape) for a in operands)
+            raise InputError(f"einsum: '{subscripts}' does not fit operands of shapes [{shapes}]: {err}") from None
+        self.save(*operands)
+        return y
+
+    def backward(self, g):
+        operands = self.saved
+        grads = []
+        for i, term in enumerate(self.inputs_subscripts):
+            if not self.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [(t, a) for j, (t, a) in enumerate(zip(self.inputs_subscripts, operands)) if j != i]
+            present = "".join(c for c in term if c in self.output_subscripts or any(c in t for t, _ in others))
+            spec = ",".join([self.output_subscripts] + [t for t, _ in others]) + "->" + present
+            grad = np.einsum(spec, g, *[a for _, a in others], optimize=len(others) > 1)
+            # an index only this operand had was summed away in forward: its gradient is the same along it
+            for k, c in enumerate(term):
+                if c not in present:
+                    grad = np.expand_dims(grad, k)
+            grads.append(np.broadcast_to(grad, operands[i].shape))
+        return tuple(grads)
+
+
+def parse_einsum(subscripts: str, ndims: list[int]) -> tuple[list[str], str]:
+    """Each operand's index letters and the output's, with '...' spelled out as letters and the
+    implicit output (no '->') made explicit, as NumPy reads them."""
+    spec = subscripts.replace(" ", "")
+    left, arrow, right = spec.partition("->")
+    terms = left.split(",")
+    if len(terms) != len(ndims):
+        raise InputError(f"einsum: '{subscripts}' names {len(terms)} operand(s), got {len(ndims)}")
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in spec]
+    widest = max((n - len(t.replace("...", "")) for t, n in zip(terms, ndims) if "..." in t), default=0)
+    batch = "".join(free[:widest])
+    terms = [t.replace("...", batch[len(batch) - (n - len(t.replace("...", ""))):] if n - len(t.replace("...", "")) else "")
+             for t, n in zip(terms, ndims)]
+    if arrow:
+        output = right.replace("...", batch)
+    else:  # implicit: the letters used once, in alphabetical order, after the broadcast ones
+        letters = "".join(terms)
+        output = batch + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in batch))
+    return terms, output

@@ -1,4 +1,4 @@
-"""Reductions over axes: sum, mean, max, min, var.
+"""Reductions over axes: sum, mean, max, min, var, log-sum-exp, the 2-norm; and the cumulative sum.
 
 Each takes ``axis`` (None for all axes, an int, or a tuple) and ``keepdims`` as NumPy does. In
 backward the output gradient first gets the reduced axes back (as length-1 axes), then spreads
@@ -85,3 +85,51 @@ class Var(Function):
     def backward(self, g):
         (centered,) = self.saved
         return expand_reduced(g, self.axes, self.keepdims) * 2 * centered / self.divisor
+
+
+class LogSumExp(Function):
+    name = "logsumexp"
+    formula = "∂a = g·softmax(a)   (= g·e^(a − y) over the reduced axes)"
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.axes = normalize_axes(self.name, axis, a.shape)
+        self.keepdims = keepdims
+        top = np.max(a, axis=self.axes, keepdims=True) if a.size else np.zeros((1,) * a.ndim, a.dtype)
+        top = np.where(np.isfinite(top), top, 0)  # all −inf (or inf) along an axis: nothing to shift
+        y = top + np.log(np.sum(np.exp(a - top), axis=self.axes, keepdims=True))  # stable: exp of values <= 0
+        self.save(a, y)
+        return y if keepdims else np.squeeze(y, axis=self.axes)
+
+    def backward(self, g):
+        a, y = self.saved
+        return expand_reduced(g, self.axes, self.keepdims) * np.exp(a - y)
+
+
+class Norm(Function):
+    formula = "∂a = g·a/y   (y = ‖a‖, the 2-norm; 0 where y = 0)"
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.axes = normalize_axes(self.name, axis, a.shape)
+        self.keepdims = keepdims
+        y = np.sqrt(np.sum(a * a, axis=self.axes, keepdims=True))
+        self.save(a, y)
+        return y if keepdims else np.squeeze(y, axis=self.axes)
+
+    def backward(self, g):
+        a, y = self.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(y == 0, 0, expand_reduced(g, self.axes, self.keepdims) * a / y)  # a subgradient at 0, as PyTorch
+
+
+class CumSum(Function):
+    formula = "∂a = the cumulative sum of g taken from the end"
+
+    def forward(self, a, axis=0):
+        self.axis = normalize_axes(self.name, axis, a.shape)  # (axis,), or () for a 0-d tensor
+        return np.cumsum(a, axis=self.axis[0]) if self.axis else a.copy()
+
+    def backward(self, g):
+        if not self.axis:
+            return g
+        axis = self.axis[0]  # each a[i] went into every y[j] with j >= i
+        return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)

@@ -253,7 +253,8 @@ def _with_numbers(node: Any, output: Any, grad_out: np.ndarray, grads_in: list, 
             continue
         label = labels[index] if labels[index] != NO_NAME else symbol
         worked, result = substitute(expression, values), f"{float(np.ravel(grads_in[index])[0]):.4g}"
-        parts.append(f"∂{label} = {worked}" + ("" if worked in (result, f"({result})") else f" = {result}"))
+        plain = worked.replace("−", "-")  # (the formula's minus sign, the number's hyphen)
+        parts.append(f"∂{label} = {worked}" + ("" if plain in (result, f"({result})") else f" = {result}"))
     return ",  ".join(parts) or None
 
 

@@ -180,9 +180,9 @@ def test_optimizers_refuse_non_leaf_tensors_and_name_a_gradient_that_does_not_fi
         x.grad = np.ones((5, 5), np.float32)
         with pytest.raises(ValueError, match=rf"^{name}: cannot update a parameter of shape \(2, 3\) float32 with a \.grad of shape \(5, 5\)"):
             optimizer.step()
-        x.grad = tg.zeros(2, 3)
-        with pytest.raises(TypeError, match=rf"^{name}: .* with a \.grad that is a Tensor, not a NumPy array"):
-            optimizer.step()
+        x.grad = tg.zeros(2, 3)  # a Tensor set as .grad (PyTorch's habit) is kept as its array
+        assert type(x.grad) is np.ndarray
+        optimizer.step()
 
 
 def test_load_state_dict_refuses_a_non_mapping_and_values_of_the_wrong_kind_before_copying_any():

@@ -7,11 +7,16 @@ import pytest
 import tensorgrad as tg
 
 
-def test_python_numbers_and_lists_become_float32():
-    assert tg.tensor(1).dtype == np.float32
-    assert tg.tensor([[1, 2], [3, 4]]).dtype == np.float32
+def test_python_floats_become_float32_and_ints_int64_as_pytorch():
+    assert tg.tensor(1.0).dtype == np.float32
     assert tg.tensor([1.5, 2.5]).dtype == np.float32
+    assert tg.tensor([1, 2.5]).dtype == np.float32   # one float makes the list float
     assert tg.Tensor([1.0]).dtype == np.float32
+    assert tg.tensor(1).dtype == np.int64            # labels, indices
+    assert tg.tensor([[1, 2], [3, 4]]).dtype == np.int64
+    assert tg.tensor([True, False]).dtype == np.bool_
+    with pytest.raises(TypeError, match="requires_grad=True needs a floating-point dtype, got int64"):
+        tg.tensor([1, 2], requires_grad=True)
 
 
 def test_ndarrays_keep_their_dtype_and_are_copied():
@@ -158,3 +163,9 @@ def test_a_tensor_shows_as_html_in_jupyter():
     assert "<b>x</b> tensor (1, 2) float32, a leaf that requires grad" in page
     assert "[[1., 2.]]" in page and "grad" in page and "[[2., 4.]]" in page
     assert "made by <code>mul</code>" in (x * 3)._repr_html_()
+
+
+def test_creation_functions_take_a_name_as_tensor_does():
+    for t in (tg.zeros(3, requires_grad=True, name="b1"), tg.randn(2, 3, name="b1"), tg.full((2,), 1.0, name="b1"),
+              tg.ones_like(np.ones(2), name="b1"), tg.arange(3, name="b1"), tg.eye(2, name="b1")):
+        assert t.name == "b1"

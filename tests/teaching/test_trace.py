@@ -84,6 +84,13 @@ def test_numbers_put_into_the_formula_for_a_scalar_step_as_in_micrograds_lecture
     assert "0.7071²" not in str(tr)  # numbers only on request
 
 
+def test_a_negation_with_numbers_is_written_once():
+    a = tg.tensor(2.0, requires_grad=True, name="a")
+    with tg.trace(keep="all") as tr:
+        (-(a * 3)).backward()
+    assert "= −1 = -1" not in tr.table(numbers=True) and "= −1" in tr.table(numbers=True)
+
+
 def test_timing_is_a_column_only_on_request():
     x = tg.randn(3, requires_grad=True)
     with tg.trace() as tr:
