@@ -28,7 +28,7 @@ from .functions import (  # PyTorch's module-level spellings: tg.exp(x), tg.cat(
     multinomial, norm, numel, permute, randint, relu, reshape, scatter_add, sigmoid, sin, softmax, sort, split,
     sqrt, squeeze, std, sum, tanh, topk, transpose, tril, triu, unsqueeze, var,
 )
-from .teaching.gradcheck import GradcheckResult, gradcheck
+from .teaching.gradcheck import GradcheckResult, gradcheck, gradgradcheck
 from .speed import memory, parallel
 from .speed.parallel import get_num_threads, set_num_threads
 from . import data, nn, optim  # noqa: E402  (after the core they build on)
@@ -49,7 +49,7 @@ __all__ = [
     "manual_seed", "set_num_threads", "get_num_threads", "detect_anomaly", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "where",
     "maximum", "minimum", "concatenate", "stack", "gradcheck", "GradcheckResult", "nn", "optim",
     "data", "memory", "parallel", "trace", "Trace", "draw", "render", "play_backprop", "compare_grads", "GradReport", "ActivationSite",
-    "grad", "inference_mode", "Size", "Generator", "abs", "argmax", "argmin", "argsort", "as_tensor", "cat", "chunk",
+    "grad", "gradgradcheck", "inference_mode", "Size", "Generator", "abs", "argmax", "argmin", "argsort", "as_tensor", "cat", "chunk",
     "clamp", "clip", "cos", "cumsum", "einsum", "exp", "flatten", "gather", "index_select", "is_tensor", "linspace",
     "log", "log_softmax", "logsumexp", "masked_fill", "matmul", "max", "mean", "min", "multinomial", "norm", "numel",
     "permute", "randint", "relu", "reshape", "scatter_add", "sigmoid", "sin", "softmax", "sort", "split", "sqrt",

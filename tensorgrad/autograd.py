@@ -164,6 +164,10 @@ class Function:
     fused: tuple[str, ...] = ()  # the ops this one node computes, when it fuses several ("linear", "relu")
     input_names: tuple[str, ...] = ()
     output_hooks: list = []  # hooks on the output's gradient (Tensor.register_hook); per node when set
+    #: For gradients of gradients (create_graph=True), an op whose backward cannot run on Tensors
+    #: (threads, in-place buffers) or saved values computed from its inputs defines
+    #: ``composite(self, *inputs)``: the same function written with simpler tensorgrad ops.
+    composite: Callable[..., Any] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -251,7 +255,7 @@ def fit_gradient(node: Function, tensor: Any, grad: Any) -> np.ndarray:
     and dtype: summed over the axes broadcasting added, cast to the tensor's dtype. A gradient
     that cannot be the tensor's (a bug in a custom op's backward) is refused, naming the op."""
     array = tensor.data
-    if type(grad) is not np.ndarray:  # NumPy gives scalars, not 0-d arrays, for 0-d arithmetic
+    if type(grad) is not np.ndarray and not isinstance(grad, Tensor):  # NumPy gives scalars for 0-d arithmetic
         grad = np.asarray(grad)
     if grad.shape != array.shape:
         fitted = unbroadcast(grad, array.shape)
@@ -267,7 +271,8 @@ def fit_gradient(node: Function, tensor: Any, grad: Any) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ the graph walk
 def backward_graph(root: Any, grad: Any, retain_graph: bool = False,
-                   leaf_grads: dict[int, np.ndarray] | None = None) -> None:
+                   leaf_grads: dict[int, np.ndarray] | None = None, create_graph: bool = False,
+                   stop_at: frozenset[int] = frozenset()) -> None:
     """Propagate ``grad`` (d loss / d root) from ``root`` to every leaf that requires a gradient.
 
     The chain rule, node by node: each node receives the gradient of its output (summed over
@@ -276,29 +281,33 @@ def backward_graph(root: Any, grad: Any, retain_graph: bool = False,
     dict), the leaves' gradients are added there instead, by ``id(leaf)``, and no ``.grad``
     changes: gradients computed without touching the tensors (the teaching tools use it).
     ``root`` and ``grad`` may also be lists, for several outputs at once (``tg.grad``).
+
+    With ``create_graph``, the gradients are Tensors and every backward step is itself recorded
+    (gradients of gradients): see :func:`run_backward`. ``stop_at`` (ids of tensors) treats those
+    tensors as leaves: the walk ends there.
     """
     handed_out: set[int] = set()  # gradient arrays already given to a leaf (see accumulate_leaf)
     add_to_leaf = accumulate_leaf if leaf_grads is None else _collect_into(leaf_grads)
     roots, grads = (root, grad) if isinstance(root, (list, tuple)) else ((root,), (grad,))
     pending = {}  # node -> d loss / d (its output), summed so far
     for tensor, grad_out in zip(roots, grads):
-        if tensor.grad_fn is None:  # backward on a leaf: d root / d root = grad
+        if tensor.grad_fn is None or id(tensor) in stop_at:  # backward on a leaf: d root / d root = grad
             add_to_leaf(tensor, grad_out, handed_out)
         elif tensor.grad_fn in pending:
             pending[tensor.grad_fn] = pending[tensor.grad_fn] + grad_out
         else:
             pending[tensor.grad_fn] = grad_out
-    for node in reverse_topological_order(*pending):
+    for node in reverse_topological_order(*pending, stop_at=stop_at):
         grad_out = pending.pop(node, None)
         if grad_out is None:
             continue  # no gradient reached this node (its output only led to constants)
         if node.output_hooks:  # the output's gradient is complete: hooks may read or replace it
             grad_out = run_hooks(node.output_hooks, grad_out)
-        for tensor, grad_in in zip(node.inputs, run_backward(node, grad_out, retain_graph)):
+        for tensor, grad_in in zip(node.inputs, run_backward(node, grad_out, retain_graph, create_graph)):
             if grad_in is None:
                 continue
             parent = tensor.grad_fn
-            if parent is None:
+            if parent is None or stop_at and id(tensor) in stop_at:
                 add_to_leaf(tensor, grad_in, handed_out)
             elif parent in pending:
                 pending[parent] = pending[parent] + grad_in  # a new array: grad_in may be shared
@@ -306,22 +315,22 @@ def backward_graph(root: Any, grad: Any, retain_graph: bool = False,
                 pending[parent] = grad_in
 
 
-def reverse_topological_order(*roots: Function) -> Iterator[Function]:
+def reverse_topological_order(*roots: Function, stop_at: frozenset[int] = frozenset()) -> Iterator[Function]:
     """Yield every node reachable from ``roots``, each one only after every node that used its
     output: then, when a node's turn comes, the gradient of its output is complete.
 
     Kahn's algorithm on the reversed graph: count each node's consumers, start from the roots,
     and a node becomes ready when its last consumer has been visited. Iterative, so a 100,000-op
-    chain needs no recursion.
+    chain needs no recursion. The walk does not go past a tensor whose id is in ``stop_at``.
     """
-    consumers = _count_consumers(roots)
+    consumers = _count_consumers(roots, stop_at)
     ready = [root for root in roots if consumers[root] == 0]
     while ready:
         node = ready.pop()
         yield node
         for tensor in node.inputs:
             parent = tensor.grad_fn
-            if parent is not None:
+            if parent is not None and not (stop_at and id(tensor) in stop_at):
                 consumers[parent] -= 1
                 if consumers[parent] == 0:
                     ready.append(parent)
@@ -331,12 +340,16 @@ def run_hooks(hooks: list, grad: Any) -> Any:
     """Call each hook on a gradient; a hook that returns something replaces it (register_hook)."""
     for hook in list(hooks):
         replaced = hook(grad)
-        if replaced is not None:
+        if replaced is None:
+            continue
+        if isinstance(grad, Tensor):  # (a recorded gradient, create_graph=True: it stays a Tensor)
+            grad = replaced if isinstance(replaced, Tensor) else Tensor._from_op(np.asarray(replaced, grad.dtype), None)
+        else:
             grad = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced, dtype=grad.dtype)
     return grad
 
 
-def _count_consumers(roots: tuple[Function, ...]) -> dict[Function, int]:
+def _count_consumers(roots: tuple[Function, ...], stop_at: frozenset[int] = frozenset()) -> dict[Function, int]:
     """For every node reachable from the roots, how many edges lead into it from its consumers."""
     consumers = dict.fromkeys(roots, 0)
     stack = list(roots)
@@ -344,7 +357,7 @@ def _count_consumers(roots: tuple[Function, ...]) -> dict[Function, int]:
         node = stack.pop()
         for tensor in node.inputs:
             parent = tensor.grad_fn
-            if parent is None:
+            if parent is None or stop_at and id(tensor) in stop_at:
                 continue
             if parent in consumers:
                 consumers[parent] += 1
@@ -354,13 +367,17 @@ def _count_consumers(roots: tuple[Function, ...]) -> dict[Function, int]:
     return consumers
 
 
-def run_backward(node: Function, grad_out: np.ndarray, retain_graph: bool) -> list[np.ndarray | None]:
+def run_backward(node: Function, grad_out: Any, retain_graph: bool, create_graph: bool = False) -> list[Any]:
     """``node.backward(grad_out)``, with the engine's checks around it; returns one gradient per
     input, fitted to it (see fit_gradient), or None for an input that requires none.
 
     Before: the graph was not freed by an earlier backward, and no array the node saved has been
     changed in place. After: NaN/Inf checks (in detect_anomaly), the tracer's observer (tg.trace),
     and freeing the saved arrays (unless retain_graph).
+
+    With ``create_graph``, ``grad_out`` is a Tensor and the backward is recorded: the same
+    backward code runs with Tensors in place of arrays (the saved inputs and output as the graph's
+    own tensors, see :func:`recorded_backward`), so its NumPy calls record tensorgrad's ops.
     """
     if node.freed:
         raise GraphError(f"backward: the graph through op '{node.name}' was already freed by an earlier "
@@ -369,7 +386,7 @@ def run_backward(node: Function, grad_out: np.ndarray, retain_graph: bool) -> li
     if node.saved:
         _check_versions(node)
     started = time.perf_counter() if _step_observer is not None else 0.0
-    grads = node.backward(grad_out)
+    grads = node.backward(grad_out) if not create_graph else recorded_backward(node, grad_out)
     if type(grads) is not tuple and type(grads) is not list:
         grads = (grads,)  # a one-input op may return its gradient alone
     if len(grads) != len(node.inputs):
@@ -380,16 +397,82 @@ def run_backward(node: Function, grad_out: np.ndarray, retain_graph: bool) -> li
             grad = None
         elif type(grad) is not np.ndarray or grad.shape != tensor.data.shape or grad.dtype != tensor.data.dtype:
             grad = fit_gradient(node, tensor, grad)  # (most gradients fit already: checked inline)
+        if create_graph and grad is not None and not isinstance(grad, Tensor):
+            grad = Tensor._from_op(grad, None)  # a constant gradient (a backward made it from masks only)
         grads_in.append(grad)
+    if create_graph:  # the tools below look at the numbers
+        grad_out, grads, shown = _values(grad_out), [_values(g) for g in grads], [_values(g) for g in grads_in]
+    else:
+        shown = grads_in
     if _anomaly_mode:
-        for grad in grads_in:
+        for grad in shown:
             _check_finite(node, "gradient (backward)", grad)
     if _step_observer is not None:  # (it gets the op's own gradients too, to show what was summed)
-        _step_observer(node, grad_out, grads, grads_in, time.perf_counter() - started)
+        _step_observer(node, grad_out, grads, shown, time.perf_counter() - started)
     if not retain_graph:
         node.saved = None
         node.freed = True
     return grads_in
+
+
+def recorded_backward(node: Function, grad_out: Any) -> Any:
+    """``node.backward`` for create_graph=True: the gradient ``grad_out`` is a Tensor, and the
+    node's saved arrays are handed to its backward as the graph's tensors they are (an input,
+    or the output), so that every NumPy call of the backward records a tensorgrad op (see
+    numpy_protocol.py) and the gradients it returns have graphs of their own. A saved array that
+    is neither (a mask, an index) is a constant: its derivative is zero almost everywhere.
+    An op with a ``composite`` is differentiated through it instead (its backward is written for
+    arrays only, or saves values computed from its inputs)."""
+    with set_grad_enabled(True), _one_thread():
+        if node.composite is not None:
+            return _composite_backward(node, grad_out)
+        saved = node.saved
+        if saved:
+            node.saved = tuple(_as_graph_tensor(node, value) for value in saved)
+        try:
+            return node.backward(grad_out)
+        finally:
+            node.saved = saved
+
+
+def _as_graph_tensor(node: Function, value: Any) -> Any:
+    """The graph's tensor behind a saved array: the node's input or output of which it is the data."""
+    output = node.output_ref() if node.output_ref is not None else None
+    if isinstance(value, np.generic):  # a 0-d output that NumPy returned as a scalar: the output itself
+        same = output is not None and output.data.shape == () and output.data.item() == value.item()
+        return output if same else value
+    if not isinstance(value, np.ndarray):
+        return value
+    for tensor in node.inputs:
+        if tensor.data is value:
+            return tensor
+    if output is not None and output.data is value:
+        return output
+    return Tensor._from_op(value, None)
+
+
+def _composite_backward(node: Function, grad_out: Any) -> tuple:
+    """The gradients of ``node.composite(*inputs)`` with respect to the node's inputs, recorded:
+    the walk runs from the composite's output and stops at the inputs."""
+    output = node.composite(*node.inputs)
+    collected: dict[int, Any] = {}
+    inputs = [t for t, needed in zip(node.inputs, node.needs_input_grad) if needed]
+    backward_graph(output, grad_out, retain_graph=True, leaf_grads=collected, create_graph=True,
+                   stop_at=frozenset(id(t) for t in inputs))
+    return tuple(collected.get(id(t)) if needed else None for t, needed in zip(node.inputs, node.needs_input_grad))
+
+
+def _values(grad: Any) -> Any:
+    """A gradient's numbers (the array of a recorded Tensor)."""
+    return grad.data if isinstance(grad, Tensor) else grad
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """tensorgrad's threads split products into preallocated arrays: recorded ops run whole."""
+    from .speed import parallel
+    with parallel.num_threads(1):
+        yield
 
 
 def _collect_into(leaf_grads: dict[int, np.ndarray]) -> Callable[[Any, np.ndarray, set[int]], None]:
@@ -413,18 +496,19 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
         inputs: the tensors (leaves or intermediate results) to differentiate with respect to.
         grad_outputs: d(something)/d(output) for each output; may be omitted for one-element outputs.
         retain_graph: keep the graph for another backward (default: False).
-        create_graph: record the backward pass for gradients of gradients: not supported yet.
+        create_graph: record the backward pass, so that the gradients are Tensors with graphs
+            of their own (gradients of gradients, Hessian-vector products, gradient penalties).
         allow_unused: return None for an input the outputs do not depend on, instead of raising.
 
     Returns:
-        A tuple with one ndarray (or None) per input.
+        A tuple with one ndarray (a Tensor with ``create_graph=True``), or None, per input.
 
     Example::
 
         (dW,) = tg.grad(loss, [W])        # the same as W.grad after loss.backward(), W.grad untouched
+        (dx,) = tg.grad(y, [x], create_graph=True)
+        (d2x,) = tg.grad(dx.sum(), [x])   # the second derivative
     """
-    if create_graph:
-        raise NotImplementedError("grad: create_graph=True (gradients of gradients) is not supported yet")
     outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     if grad_outputs is None:
@@ -436,7 +520,7 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise GraphError(f"grad: input {k} does not require grad, so it has no gradient "
                              "(make it with requires_grad=True)")
-    seeds = [Tensor._seed_gradient(out, g, "grad") for out, g in zip(outputs, grad_outputs)]
+    seeds = [Tensor._seed_gradient(out, g, "grad", create_graph) for out, g in zip(outputs, grad_outputs)]
     collected: dict[int, np.ndarray] = {}
     captures = []  # hooks that catch an intermediate input's gradient when its node runs
     for t in inputs:
@@ -444,7 +528,8 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
             captures.append((t.grad_fn, _capture_into(collected, id(t))))
             t.grad_fn.output_hooks = [*t.grad_fn.output_hooks, captures[-1][1]]
     try:
-        backward_graph(outputs, seeds, retain_graph=bool(retain_graph), leaf_grads=collected)
+        backward_graph(outputs, seeds, retain_graph=bool(create_graph if retain_graph is None else retain_graph),
+                       leaf_grads=collected, create_graph=create_graph)
     finally:
         for node, hook in captures:
             node.output_hooks = [h for h in node.output_hooks if h is not hook]
@@ -473,6 +558,9 @@ def accumulate_leaf(tensor: Any, grad: np.ndarray, handed_out: set[int]) -> None
     hooks = getattr(tensor, "_hooks", None)  # (a slot, unset unless a hook was registered)
     if hooks:
         grad = run_hooks(hooks, grad)
+    if isinstance(grad, Tensor):  # a recorded gradient (create_graph=True): .grad is a Tensor, as in PyTorch
+        tensor._grad = grad if tensor._grad is None else tensor._grad + grad
+        return
     if tensor._grad is None:  # (the slot behind the .grad property, which warns for non-leaves)
         if grad.base is not None or not grad.flags.writeable or id(grad) in handed_out:
             grad = grad.copy(order="K")

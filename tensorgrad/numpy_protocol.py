@@ -128,6 +128,42 @@ def _dot(a: Any, b: Any, out: Any = None) -> Any:
     return _tensor(a) @ b if isinstance(a, Tensor) else _tensor(b).__rmatmul__(a)
 
 
+def _expand_dims(t: Tensor, axis: Any) -> Tensor:
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    ndim = t.ndim + len(axes)
+    axes = sorted(a % ndim for a in axes)
+    shape = list(t.shape)
+    for a in axes:
+        shape.insert(a, 1)
+    return t.reshape(tuple(shape))
+
+
+def _flip(t: Tensor, axis: Any) -> Tensor:
+    axes = range(t.ndim) if axis is None else (axis if isinstance(axis, (tuple, list)) else (axis,))
+    index = [slice(None)] * t.ndim
+    for a in axes:
+        index[a % t.ndim] = slice(None, None, -1)
+    return t[tuple(index)]
+
+
+def _split(t: Tensor, indices_or_sections: Any, axis: int) -> list[Tensor]:
+    length = t.shape[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        if length % indices_or_sections:
+            return NotImplemented  # (NumPy's own error)
+        bounds = list(range(0, length + 1, length // indices_or_sections))
+    else:
+        bounds = [0, *[int(i) for i in indices_or_sections], length]
+    before = (slice(None),) * (axis % t.ndim)
+    return [t[before + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _moveaxis(t: Tensor, source: int, destination: int) -> Tensor:
+    order = [a for a in range(t.ndim) if a != source % t.ndim]
+    order.insert(destination % t.ndim, source % t.ndim)
+    return t.permute(order)
+
+
 # NumPy function -> the same call in tensorgrad (recorded). A call the adapter cannot take (an
 # out= or dtype= argument) returns NotImplemented and falls back to the plain arrays.
 FUNCTIONS: dict[Callable[..., Any], Callable[..., Any]] = {
@@ -144,7 +180,10 @@ FUNCTIONS: dict[Callable[..., Any], Callable[..., Any]] = {
     np.transpose: lambda a, axes=None: _tensor(a).transpose(*(() if axes is None else (tuple(axes),))),
     np.swapaxes: lambda a, axis1, axis2: functions.transpose(a, axis1, axis2),
     np.squeeze: lambda a, axis=None: _tensor(a).squeeze(axis),
-    np.expand_dims: lambda a, axis: _tensor(a).unsqueeze(axis),
+    np.expand_dims: lambda a, axis: _expand_dims(_tensor(a), axis),
+    np.flip: lambda m, axis=None: _flip(_tensor(m), axis),
+    np.split: lambda ary, indices_or_sections, axis=0: _split(_tensor(ary), indices_or_sections, axis),
+    np.moveaxis: lambda a, source, destination: _moveaxis(_tensor(a), source, destination),
     np.broadcast_to: lambda a, shape: _tensor(a).expand(tuple(np.atleast_1d(shape))),
     np.tile: lambda a, reps: _tensor(a).repeat(tuple(np.atleast_1d(reps))),
     np.concatenate: lambda arrays, axis=0: concatenate(arrays, axis),
@@ -152,7 +191,8 @@ FUNCTIONS: dict[Callable[..., Any], Callable[..., Any]] = {
     np.where: lambda condition, *ab: where(condition, *ab) if len(ab) == 2 else NotImplemented,
     np.clip: lambda a, a_min=None, a_max=None, **kw: _tensor(a).clip(kw.get("min", a_min), kw.get("max", a_max)),
     np.cumsum: lambda a, axis=None: _tensor(a).cumsum(axis),
-    np.einsum: lambda subscripts, *operands, **kw: functions.einsum(subscripts, *operands) if not kw else NotImplemented,
+    np.einsum: lambda subscripts, *operands, **kw: (functions.einsum(subscripts, *operands)
+                                                   if set(kw) <= {"optimize"} else NotImplemented),
     np.tril: lambda m, k=0: _tensor(m).tril(k),
     np.triu: lambda m, k=0: _tensor(m).triu(k),
     np.dot: _dot,

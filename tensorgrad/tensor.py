@@ -312,23 +312,32 @@ class Tensor:
         """Forget the accumulated gradient (``.grad = None``)."""
         self.grad = None
 
-    def backward(self, grad: ArrayLike | None = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+    def backward(self, grad: ArrayLike | None = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
         """Compute d(self)/d(leaf) for every leaf with ``requires_grad`` and add it into ``leaf.grad``.
 
         Args:
             grad: d(loss)/d(self). May be omitted only for a one-element tensor (a loss);
                 otherwise it must have this tensor's shape.
             retain_graph: keep the arrays saved for backward so backward can run again through
-                the same graph. By default they are freed, and a second backward raises.
-            create_graph: record the backward pass itself (gradients of gradients): not supported yet.
+                the same graph. By default they are freed (kept with create_graph), and a second
+                backward raises.
+            create_graph: record the backward pass itself, as PyTorch: each ``leaf.grad`` is then
+                a Tensor with a graph of its own, to differentiate again (gradients of gradients).
         """
-        if create_graph:
-            raise NotImplementedError("backward: create_graph=True (gradients of gradients) is not supported yet")
-        autograd.backward_graph(self, Tensor._seed_gradient(self, grad, "backward"), retain_graph=retain_graph)
+        seed = Tensor._seed_gradient(self, grad, "backward", create_graph)
+        autograd.backward_graph(self, seed, retain_graph=create_graph if retain_graph is None else retain_graph,
+                                create_graph=create_graph)
 
     @staticmethod
-    def _seed_gradient(output: "Tensor", grad: ArrayLike | None, op: str) -> np.ndarray:
-        """The gradient a backward pass starts from at ``output``: ``grad``, checked, or 1 for a loss."""
+    def _seed_gradient(output: "Tensor", grad: ArrayLike | None, op: str, create_graph: bool = False) -> Any:
+        """The gradient a backward pass starts from at ``output``: ``grad``, checked, or 1 for a
+        loss; a Tensor when the backward is recorded (a ``grad`` that requires grad stays itself)."""
+        if create_graph:
+            if isinstance(grad, Tensor) and grad.requires_grad:
+                if grad.shape != output.shape:
+                    raise InputError(f"{op}: grad has shape {grad.shape} but the tensor has shape {output.shape}")
+                return grad
+            return Tensor._from_op(Tensor._seed_gradient(output, grad, op), None)
         if not isinstance(output, Tensor) or not output._requires_grad:
             raise GraphError(
                 f"{op}: this tensor does not require grad and has no grad_fn: none of the tensors "
@@ -424,6 +433,10 @@ class Tensor:
 
     # In-place operators change .data directly, as `w -= lr * w.grad` does in PyTorch under no_grad.
     def _in_place(self, ufunc: np.ufunc, other: ArrayLike, symbol: str) -> "Tensor":
+        if self.grad_fn is not None and autograd.is_grad_enabled():
+            # a tensor made by an op: `x *= y` makes a new tensor x, recorded as `x = x * y` (the
+            # backward code of the ops, run on tensors for create_graph, updates its temporaries so)
+            return _IN_PLACE_AS_OP[symbol](self, other)
         if self.requires_grad and autograd.is_grad_enabled():
             raise GraphError(
                 f"{symbol}: in-place change of a tensor that requires grad while the graph is being "
@@ -438,6 +451,11 @@ class Tensor:
                                   f"{self.dtype} with {np.shape(value)} {np.result_type(value)}: {err}") from err
         self._version += 1
         return self
+
+    def __iter__(self) -> Any:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
 
     def __iadd__(self, other: ArrayLike) -> "Tensor":
         return self._in_place(np.add, other, "+=")
@@ -965,6 +983,10 @@ def _index_constant(index: ArrayLike) -> "Tensor":
     if array.dtype.kind in "iu" and array.dtype != np.int64:
         array = array.astype(np.int64)
     return Tensor._from_op(array, None)
+
+
+_IN_PLACE_AS_OP = {"+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: a * b,
+                   "/=": lambda a, b: a / b}
 
 
 def _promoted(a: Any, b: Any, divide: bool = False) -> tuple[Any, Any]:

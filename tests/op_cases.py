@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 import tensorgrad as tg
+from tensorgrad.ops.elementwise import Erf
+from tensorgrad.ops.shape import IndexAdd
 
 BROADCAST_PAIRS = [
     ((3, 4), (3, 4)),
@@ -60,6 +62,7 @@ case("sigmoid", lambda a: a.sigmoid(), [(3, 4)])
 case("relu", lambda a: a.relu(), [(3, 4)], "away")
 case("gelu", lambda a: a.gelu(), [(3, 4)])
 case("gelu_tanh", lambda a: a.gelu(approximate="tanh"), [(3, 4)])
+case("erf", lambda a: Erf.apply(a), [(3, 4)])
 case("clip_both", lambda a: a.clip(-0.5, 0.5), [(4, 5)], "distinct")
 case("clip_min_only", lambda a: a.clip(min=0.0), [(4, 5)], "away")
 case("astype64", lambda a: (a.astype(np.float64) * 2).astype(a.dtype), [(3,)])
@@ -106,6 +109,7 @@ for axis in (-1, 0, 1):
 
 # PyTorch's spellings and ops (issue 20): elementwise, reductions, shapes, indexing, einsum
 case("sin", lambda a: a.sin(), [(3, 4)])
+case("softplus", lambda a: tg.nn.functional.softplus(a * 30), [(3, 4)])
 case("cos", lambda a: a.cos(), [(3, 4)])
 for axis, keepdims in [(None, False), (1, True), ((0, 2), False)]:
     case(f"logsumexp{axis}{keepdims}", lambda a, ax=axis, k=keepdims: a.logsumexp(axis=ax, keepdims=k), [(2, 3, 4)])
@@ -125,6 +129,7 @@ case("tril", lambda a: a.tril() * np.arange(12, dtype=np.float32).reshape(3, 4),
 case("triu_batch", lambda a: a.triu(1) * np.arange(24, dtype=np.float32).reshape(2, 3, 4), [(2, 3, 4)])
 case("gather", lambda a: a.gather(1, np.array([[0, 0, 2], [3, 1, 1], [2, 2, 2]])), [(3, 4)])
 case("scatter_add", lambda a, src: a.scatter_add(0, np.array([[0, 2, 2, 1], [0, 0, 1, 1]]), src), [(3, 4), (2, 5)])
+case("index_add", lambda a: IndexAdd.apply(a, index=(np.array([0, 2, 0]),), shape=(4, 3)) * np.arange(12, dtype=np.float32).reshape(4, 3), [(3, 3)])
 case("index_select", lambda a: a.index_select(1, np.array([3, 0, 3])) * np.arange(9, dtype=np.float32).reshape(3, 3), [(3, 4)])
 case("masked_fill", lambda a: a.masked_fill(np.eye(3, 4, dtype=bool), -2.0) * np.arange(12, dtype=np.float32).reshape(3, 4), [(3, 4)])
 case("split_chunk", lambda a: tg.cat(a.split([1, 3], dim=1)[::-1], dim=1) * np.arange(12, dtype=np.float32).reshape(3, 4)
@@ -181,6 +186,7 @@ SCALAR_CASES: list[tuple[str, tuple[str, ...], object, int, str]] = [
      lambda a, b: tg.concatenate([tg.stack([a, b]), tg.stack([b])]) * np.arange(1, 4), 2, "any"),
     ("softmax", ("softmax", "log_softmax"), lambda a: a.softmax() * 2 + a.log_softmax(axis=0), 1, "any"),
     ("sin_cos", ("sin", "cos"), lambda a: a.sin() * a.cos(), 1, "any"),
+    ("softplus_erf", ("softplus", "erf"), lambda a: tg.nn.functional.softplus(a) + Erf.apply(a), 1, "any"),
     ("logsumexp_norm_cumsum", ("logsumexp", "norm", "cumsum"), lambda a: a.logsumexp() + a.norm() * 2 + a.cumsum(), 1, "away"),
     ("expand_repeat", ("expand", "repeat"), lambda a: (a.expand(3) * np.arange(3)).sum() + (a.repeat(2) * 2).sum(), 1, "any"),
     ("einsum", ("einsum",), lambda a, b: tg.einsum(",->", a, b), 2, "any"),
@@ -194,5 +200,5 @@ NOT_FOR_SCALARS = {
     "cross_entropy": "(N, C) logits", "binary_cross_entropy": "a batch of probabilities",
     "binary_cross_entropy_with_logits": "a batch of logits",
     "triangle": "the last two axes of a matrix", "gather": "positions along an axis", "scatter_add": "positions along an axis",
-    "index_select": "positions along an axis",
+    "index_select": "positions along an axis", "index_add": "positions along an axis (getitem's gradient, recorded)",
 }

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..ops.conv import Conv2d
-from ..ops.elementwise import Dropout, Gelu, Relu, Sigmoid, Tanh
+from ..ops.elementwise import Dropout, Gelu, Relu, Sigmoid, Softplus, Tanh
 from ..ops.losses import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropy
 from ..ops.matmul import Linear
 from ..ops.pool import AvgPool2d, MaxPool2d
@@ -18,7 +18,7 @@ from ..creation import default_rng
 from ..tensor import DEFAULT_DTYPE, Tensor
 
 __all__ = [
-    "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "linear", "conv2d", "max_pool2d",
+    "relu", "sigmoid", "tanh", "gelu", "softplus", "softmax", "log_softmax", "linear", "conv2d", "max_pool2d",
     "avg_pool2d", "dropout", "one_hot", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "mse_loss",
 ]
@@ -48,6 +48,11 @@ def tanh(x: Any) -> Tensor:
 def gelu(x: Any, approximate: str = "none") -> Tensor:
     """x·Φ(x); ``approximate="tanh"`` for the tanh approximation."""
     return Gelu.apply(x, approximate=approximate)
+
+
+def softplus(x: Any) -> Tensor:
+    """log(1 + eˣ), a smooth ReLU, computed without overflow; its derivative is the sigmoid."""
+    return Softplus.apply(x)
 
 
 def softmax(x: Any, axis: int | None = None, dim: int | None = None) -> Tensor:

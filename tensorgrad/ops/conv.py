@@ -38,7 +38,8 @@ from ..autograd import Function
 from ..errors import InputError
 from ..speed import parallel
 from ._args import check_pair
-from ._windows import images_per_chunk, pad, sliding_window
+from . import _composite
+from ._windows import Window, images_per_chunk, pad, sliding_window
 from .elementwise import fused_activation, name_fused_node
 from .pool import MaxPool2d, index_dtype, max_of_tiles, pooled_gradient, route_to_first_max, tiles_of
 
@@ -119,6 +120,13 @@ class Conv2d(Function):
         # xt is x itself seen channels-last, unless padded; out only for the activation's slope
         self.save(xt, kernel, out if self.activation else None, first)
         return out.transpose(0, 3, 1, 2)  # (N, O, OH, OW) (or pooled), channels-last in memory
+
+    def composite(self, x, weight, bias=None):  # for gradients of gradients (see _composite.py)
+        y = _composite.conv2d(x, weight, bias, self.window)
+        if self.pool is not None:
+            OH, OW = self.window.out_h, self.window.out_w
+            y = _composite.max_pool2d(y, Window(self.pool, self.pool, (0, 0), OH // self.pool[0], OW // self.pool[1]))
+        return y if self.activation is None else self.activation.apply(y)
 
     def _check_pool(self, max_pool, detail):
         """Check ``max_pool`` (a kernel size; stride = kernel, no padding) against the convolution's

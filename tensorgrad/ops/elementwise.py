@@ -20,6 +20,7 @@ from ._erf import erf
 _SQRT_2 = math.sqrt(2.0)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 # ---------------------------------------------------------------------------------- arithmetic
@@ -299,6 +300,35 @@ class Gelu(Function):
             return g * (cdf + a * 0.5 * (1 - tanh_term * tanh_term) * inner_slope)
         density = _INV_SQRT_2PI * np.exp(-0.5 * a * a)  # φ(a)
         return g * (cdf + a * density)
+
+    def composite(self, a):  # for gradients of gradients: the saved cdf depends on a
+        if self.approximate == "tanh":
+            return a * 0.5 * (1 + (_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a)).tanh())
+        return a * 0.5 * (1 + Erf.apply(a / _SQRT_2))
+
+
+class Softplus(Function):
+    formula = "∂a = g·σ(a)   (y = log(1 + eᵃ))"
+
+    def forward(self, a):
+        self.save(a)
+        return np.logaddexp(0, a)  # log(e⁰ + eᵃ), without overflow for large a
+
+    def backward(self, g):
+        (a,) = self.saved
+        return g * (0.5 * (1 + np.tanh(0.5 * a)))  # σ(a) without overflow for any a
+
+
+class Erf(Function):
+    formula = "∂a = g·(2/√π)·e^(−a²)"
+
+    def forward(self, a):
+        self.save(a)
+        return erf(a)
+
+    def backward(self, g):
+        (a,) = self.saved
+        return g * _TWO_OVER_SQRT_PI * np.exp(-a * a)
 
 
 # -------------------------------------------------------------------------- selection and masks

@@ -13,6 +13,8 @@ import numpy as np
 from ..autograd import Function
 from ..errors import InputError
 from ._args import check_floating
+from .elementwise import Maximum, Softplus
+from .softmax import LogSoftmax
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -94,6 +96,15 @@ class CrossEntropy(Function):
             grad -= target * (g_sample[:, None] if g_sample.ndim else g_sample)
         return grad, None
 
+    def composite(self, logits, target):  # for gradients of gradients: log-softmax, then the pick
+        logp = LogSoftmax.apply(logits, axis=1)
+        labels = target.data
+        if labels.ndim == 1:
+            per_sample = -logp[np.arange(len(labels)), labels]
+        else:
+            per_sample = -(logp * target).sum(axis=1)
+        return reduced(per_sample, self.reduction)
+
 
 class BinaryCrossEntropy(Function):
     name = "binary_cross_entropy"
@@ -121,6 +132,10 @@ class BinaryCrossEntropy(Function):
         g_sample = upstream(g, self.reduction, p.size)
         return (p - target) / np.maximum(p * (1 - p), 1e-12) * g_sample, None
 
+    def composite(self, p, target):  # for gradients of gradients
+        log_p, log_1mp = Maximum.apply(p.log(), -100.0), Maximum.apply((1 - p).log(), -100.0)
+        return reduced(-(target * log_p + (1 - target) * log_1mp), self.reduction)
+
 
 class BinaryCrossEntropyWithLogits(Function):
     name = "binary_cross_entropy_with_logits"
@@ -139,3 +154,13 @@ class BinaryCrossEntropyWithLogits(Function):
         z, target = self.saved
         sigmoid = 0.5 * (1 + np.tanh(0.5 * z))  # σ(z) without overflow for any z
         return (sigmoid - target) * upstream(g, self.reduction, z.size), None
+
+    def composite(self, z, target):  # for gradients of gradients: softplus(z) − z·t, smooth at z = 0 too
+        return reduced(Softplus.apply(z) - z * target, self.reduction)
+
+
+def reduced(per_sample, reduction):
+    """``reduce_losses`` on a tensor (the composites above)."""
+    if reduction == "mean":
+        return per_sample.sum() / max(per_sample.size, 1)
+    return per_sample.sum() if reduction == "sum" else per_sample

@@ -90,6 +90,10 @@ class Linear(Function):
             grad_b = g2.sum(axis=0)  # the engine sums it to () for a 0-d bias
         return grad_x, grad_w, grad_b
 
+    def composite(self, x, weight, bias):  # for gradients of gradients: the product, then the activation
+        y = x @ weight.T + bias
+        return y if self.activation is None else self.activation.apply(y)
+
 
 class Einsum(Function):
     formula = "∂aᵢ = einsum of g with the other operands, back to aᵢ's subscripts"

@@ -20,6 +20,7 @@ import numpy as np
 from ..autograd import Function
 from ..errors import InputError
 from ._args import check_floating, check_pair
+from . import _composite
 from ._windows import Window, images_per_chunk, is_channels_last, pad, sliding_window
 
 
@@ -67,6 +68,9 @@ class MaxPool2d(Function):
         y = windows.max(axis=0)
         self.save(windows, y)
         return y
+
+    def composite(self, x):  # for gradients of gradients (see _composite.py)
+        return _composite.max_pool2d(x, self.window)
 
     def backward(self, g):
         if self.tiles:
@@ -131,6 +135,9 @@ class AvgPool2d(Function):
         for rows, cols in offsets[1:]:
             total += xp[:, :, rows, cols]
         return total / len(offsets)
+
+    def composite(self, x):  # for gradients of gradients (see _composite.py)
+        return _composite.avg_pool2d(x, self.window)
 
     def backward(self, g):
         offsets = self.window.offsets()

@@ -59,7 +59,7 @@ class Max(Function):
     def backward(self, g):
         a, y = self.saved
         winners = a == y
-        count = winners.sum(axis=self.axes, keepdims=True, dtype=g.dtype)  # maxima per reduced slice
+        count = np.sum(winners, axis=self.axes, keepdims=True, dtype=g.dtype)  # maxima per reduced slice
         return winners * (expand_reduced(g, self.axes, self.keepdims) / count)
 
 
@@ -86,6 +86,10 @@ class Var(Function):
         (centered,) = self.saved
         return expand_reduced(g, self.axes, self.keepdims) * 2 * centered / self.divisor
 
+    def composite(self, a):  # for gradients of gradients: `centered` depends on a
+        centered = a - a.mean(axis=self.axes, keepdims=True)
+        return (centered * centered).sum(axis=self.axes, keepdims=self.keepdims) / self.divisor
+
 
 class LogSumExp(Function):
     name = "logsumexp"
@@ -104,6 +108,12 @@ class LogSumExp(Function):
         a, y = self.saved
         return expand_reduced(g, self.axes, self.keepdims) * np.exp(a - y)
 
+    def composite(self, a):  # for gradients of gradients: y (kept with its axes) depends on a
+        top = np.max(a.data, axis=self.axes, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0)
+        y = (a - top).exp().sum(axis=self.axes, keepdims=True).log() + top
+        return y if self.keepdims else y.reshape(np.squeeze(y.data, axis=self.axes).shape)
+
 
 class Norm(Function):
     formula = "∂a = g·a/y   (y = ‖a‖, the 2-norm; 0 where y = 0)"
@@ -119,6 +129,9 @@ class Norm(Function):
         a, y = self.saved
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(y == 0, 0, expand_reduced(g, self.axes, self.keepdims) * a / y)  # a subgradient at 0, as PyTorch
+
+    def composite(self, a):  # for gradients of gradients: y (kept with its axes) depends on a
+        return (a * a).sum(axis=self.axes, keepdims=self.keepdims).sqrt()
 
 
 class CumSum(Function):

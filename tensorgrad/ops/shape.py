@@ -56,12 +56,33 @@ class GetItem(Function):
             raise InputIndexError(f"getitem: index {_describe_index(index)} does not fit shape {a.shape}: {err}") from None
 
     def backward(self, g):
-        grad = np.zeros(self.shape, dtype=g.dtype)
-        if _picks_each_element_once(self.index):
-            grad[self.index] = g
-        else:  # x[[0, 0]] picks element 0 twice: its gradient is the sum of both
-            np.add.at(grad, self.index, g)  # (27x slower than the assignment for a slice: only when needed)
-        return grad
+        return scatter(g, self.index, self.shape)
+
+
+def scatter(g, index, shape):
+    """A zero array of ``shape`` with ``g`` added at ``index``: the gradient of picking ``index``
+    (repeated positions add up). On a Tensor ``g`` (a recorded backward) it is the op IndexAdd."""
+    if not isinstance(g, np.ndarray):
+        return IndexAdd.apply(g, index=index, shape=shape)
+    grad = np.zeros(shape, dtype=g.dtype)
+    if _picks_each_element_once(index):
+        grad[index] = g
+    else:  # x[[0, 0]] picks element 0 twice: its gradient is the sum of both
+        np.add.at(grad, index, g)  # (27x slower than the assignment for a slice: only when needed)
+    return grad
+
+
+class IndexAdd(Function):
+    name = "index_add"
+    formula = "∂g = a[index]   (y = zeros with g added at index)"
+    input_names = ("g",)
+
+    def forward(self, g, index, shape):
+        self.index = index
+        return scatter(g, index, shape)
+
+    def backward(self, gg):
+        return gg[self.index]
 
 
 def _picks_each_element_once(index) -> bool:
@@ -191,9 +212,7 @@ class Gather(Function):
         return a[self.where]
 
     def backward(self, g):
-        grad = np.zeros(self.shape, dtype=g.dtype)
-        np.add.at(grad, self.where, g)  # a position gathered twice gets both gradients
-        return grad, None
+        return scatter(g, self.where, self.shape), None  # a position gathered twice gets both gradients
 
 
 class ScatterAdd(Function):
@@ -215,9 +234,7 @@ class ScatterAdd(Function):
         return out
 
     def backward(self, g):
-        grad_src = np.zeros(self.src_shape, dtype=g.dtype)
-        grad_src[self.used] = g[self.where]
-        return g, None, grad_src
+        return g, None, scatter(g[self.where], self.used, self.src_shape)
 
 
 class IndexSelect(Function):
@@ -230,11 +247,8 @@ class IndexSelect(Function):
         if index.ndim != 1:
             raise InputIndexError(f"index_select: index must be 1-D, got shape {index.shape}")
         _check_index(self.name, index, self.axis, a.shape)
-        self.index, self.shape = index, a.shape
+        self.where, self.shape = (slice(None),) * self.axis + (index,), a.shape
         return np.take(a, index, axis=self.axis)
 
     def backward(self, g):
-        grad = np.zeros(self.shape, dtype=g.dtype)
-        # move the selected axis to the front, where np.add.at sums repeated rows
-        np.add.at(np.moveaxis(grad, self.axis, 0), self.index, np.moveaxis(g, self.axis, 0))
-        return grad, None
+        return scatter(g, self.where, self.shape), None  # repeated rows add up

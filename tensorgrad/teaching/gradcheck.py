@@ -7,11 +7,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..autograd import no_grad
+from ..autograd import enable_grad, grad, no_grad
 from ..errors import GradcheckError
 from ..tensor import Tensor
 
-__all__ = ["gradcheck", "GradcheckResult", "GradcheckError", "InputCheck"]
+__all__ = ["gradcheck", "gradgradcheck", "GradcheckResult", "GradcheckError", "InputCheck"]
 
 
 @dataclass
@@ -186,3 +186,59 @@ def gradcheck(
     if raise_exception and not result.ok:
         raise GradcheckError(repr(result), result)
     return result
+
+
+def gradgradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Any],
+    grad_outputs: Any = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+    *,
+    raise_exception: bool = True,
+) -> GradcheckResult:
+    """Check second derivatives: the gradient of the gradient of ``fn``, against central finite
+    differences of the first derivative (in float64), as PyTorch's ``gradgradcheck``.
+
+    The first derivative is taken with ``create_graph=True`` in a direction ``w`` of the output
+    (``grad_outputs``, random by default) and reduced to a number with fixed random weights ``u``:
+    ``F(inputs, w) = Σᵢ ⟨∂⟨fn(inputs), w⟩/∂inputsᵢ, uᵢ⟩``. ``tg.gradcheck`` then compares F's
+    gradient, which backward computes by differentiating the recorded backward pass, with finite
+    differences of F, for every input and for ``w`` (the backward is linear in it).
+
+    Args:
+        fn, inputs, eps, atol, rtol, raise_exception: as ``gradcheck``.
+        grad_outputs: the direction ``w`` of the output (its shape); random when None.
+        seed: seed of the random ``w`` and ``u``.
+
+    Returns:
+        A :class:`GradcheckResult` over the inputs and ``w`` (the last entry).
+    """
+    if isinstance(inputs, Tensor):
+        inputs = [inputs]
+    inputs = [Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad, name=x.name)
+              if isinstance(x, Tensor) and x.dtype.kind == "f" else x for x in inputs]
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradgradcheck: no input has requires_grad=True, so there is nothing to check")
+    rng = np.random.default_rng([0x67726164, 2, seed])
+    shape = fn(*inputs).shape
+    w = rng.standard_normal(shape) if grad_outputs is None else np.asarray(
+        grad_outputs.data if isinstance(grad_outputs, Tensor) else grad_outputs, dtype=np.float64)
+    directions = {i: rng.standard_normal(inputs[i].shape) for i in checked}
+
+    def first_derivative_along(*args: Any) -> Tensor:
+        *xs, w_tensor = args
+        with enable_grad():
+            grads = grad(fn(*xs), [xs[i] for i in checked], grad_outputs=w_tensor, create_graph=True,
+                          allow_unused=True)
+        terms = [(g * directions[i]).sum() for i, g in zip(checked, grads) if g is not None]
+        total = terms[0] if terms else (w_tensor * 0.0).sum()
+        for term in terms[1:]:
+            total = total + term
+        return total
+
+    return gradcheck(first_derivative_along, [*inputs, Tensor(w, requires_grad=True, name="grad_outputs")],
+                     eps=eps, atol=atol, rtol=rtol, seed=seed, raise_exception=raise_exception)
