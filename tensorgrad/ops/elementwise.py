@@ -320,7 +320,7 @@ class Softplus(Function):
 
 
 class Erf(Function):
-    formula = "∂a = g·(2/√π)·e^(−a²)"
+    formula = "∂a = g·1.128·e^(−a²)   (2/√pi = 1.128)"
 
     def forward(self, a):
         self.save(a)

@@ -209,9 +209,14 @@ def gradgradcheck(
     differences of F, for every input and for ``w`` (the backward is linear in it).
 
     Args:
-        fn, inputs, eps, atol, rtol, raise_exception: as ``gradcheck``.
+        fn: a function of the inputs returning a Tensor (as ``gradcheck``).
+        inputs: Tensors (those with requires_grad=True are checked), arrays or numbers.
         grad_outputs: the direction ``w`` of the output (its shape); random when None.
+        eps: finite-difference step.
+        atol: absolute tolerance (as ``gradcheck``).
+        rtol: relative tolerance (as ``gradcheck``).
         seed: seed of the random ``w`` and ``u``.
+        raise_exception: raise :class:`GradcheckError` on a mismatch (as ``gradcheck``).
 
     Returns:
         A :class:`GradcheckResult` over the inputs and ``w`` (the last entry).

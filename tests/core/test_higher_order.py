@@ -185,3 +185,14 @@ def test_newton_steps_solve_a_logistic_regression():
     (g,) = tg.grad(loss_of(w), w, create_graph=True)
     ours = np.stack([tg.grad(g[i], w, retain_graph=True)[0] for i in range(3)])
     np.testing.assert_allclose(ours, torch_hessian.numpy(), rtol=1e-10)
+
+
+def test_an_optimizer_steps_after_a_backward_with_create_graph():
+    w = tg.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    optimizer = tg.optim.SGD([w], lr=0.1)
+    (w * w).sum().backward(create_graph=True)
+    assert isinstance(w.grad, tg.Tensor)
+    optimizer.step()
+    np.testing.assert_allclose(w.data, [0.8, -1.6])
+    optimizer.zero_grad()
+    assert w.grad is None
