@@ -288,15 +288,13 @@ def backward_graph(root: Any, grad: Any, retain_graph: bool = False,
     """
     handed_out: set[int] = set()  # gradient arrays already given to a leaf (see accumulate_leaf)
     add_to_leaf = accumulate_leaf if leaf_grads is None else _collect_into(leaf_grads)
-    roots, grads = (root, grad) if isinstance(root, (list, tuple)) else ((root,), (grad,))
-    pending = {}  # node -> d loss / d (its output), summed so far
-    for tensor, grad_out in zip(roots, grads):
-        if tensor.grad_fn is None or id(tensor) in stop_at:  # backward on a leaf: d root / d root = grad
-            add_to_leaf(tensor, grad_out, handed_out)
-        elif tensor.grad_fn in pending:
-            pending[tensor.grad_fn] = pending[tensor.grad_fn] + grad_out
-        else:
-            pending[tensor.grad_fn] = grad_out
+    if type(root) is list or type(root) is tuple:
+        pending = _start(root, grad, stop_at, add_to_leaf, handed_out)
+    elif root.grad_fn is None or stop_at and id(root) in stop_at:  # backward on a leaf: d root / d root = grad
+        add_to_leaf(root, grad, handed_out)
+        return
+    else:
+        pending = {root.grad_fn: grad}  # node -> d loss / d (its output), summed so far
     for node in reverse_topological_order(*pending, stop_at=stop_at):
         grad_out = pending.pop(node, None)
         if grad_out is None:
@@ -315,6 +313,20 @@ def backward_graph(root: Any, grad: Any, retain_graph: bool = False,
                 pending[parent] = grad_in
 
 
+def _start(roots: Any, grads: Any, stop_at: frozenset[int], add_to_leaf: Callable[..., None],
+           handed_out: set[int]) -> dict:
+    """backward_graph's ``pending`` for several roots: each one's node and gradient (summed)."""
+    pending: dict = {}
+    for tensor, grad_out in zip(roots, grads):
+        if tensor.grad_fn is None or id(tensor) in stop_at:
+            add_to_leaf(tensor, grad_out, handed_out)
+        elif tensor.grad_fn in pending:
+            pending[tensor.grad_fn] = pending[tensor.grad_fn] + grad_out
+        else:
+            pending[tensor.grad_fn] = grad_out
+    return pending
+
+
 def reverse_topological_order(*roots: Function, stop_at: frozenset[int] = frozenset()) -> Iterator[Function]:
     """Yield every node reachable from ``roots``, each one only after every node that used its
     output: then, when a node's turn comes, the gradient of its output is complete.
@@ -324,7 +336,7 @@ def reverse_topological_order(*roots: Function, stop_at: frozenset[int] = frozen
     chain needs no recursion. The walk does not go past a tensor whose id is in ``stop_at``.
     """
     consumers = _count_consumers(roots, stop_at)
-    ready = [root for root in roots if consumers[root] == 0]
+    ready = list(roots) if len(roots) == 1 else [root for root in roots if consumers[root] == 0]
     while ready:
         node = ready.pop()
         yield node
@@ -351,7 +363,7 @@ def run_hooks(hooks: list, grad: Any) -> Any:
 
 def _count_consumers(roots: tuple[Function, ...], stop_at: frozenset[int] = frozenset()) -> dict[Function, int]:
     """For every node reachable from the roots, how many edges lead into it from its consumers."""
-    consumers = dict.fromkeys(roots, 0)
+    consumers = {roots[0]: 0} if len(roots) == 1 else dict.fromkeys(roots, 0)
     stack = list(roots)
     while stack:
         node = stack.pop()
@@ -397,13 +409,11 @@ def run_backward(node: Function, grad_out: Any, retain_graph: bool, create_graph
             grad = None
         elif type(grad) is not np.ndarray or grad.shape != tensor.data.shape or grad.dtype != tensor.data.dtype:
             grad = fit_gradient(node, tensor, grad)  # (most gradients fit already: checked inline)
-        if create_graph and grad is not None and not isinstance(grad, Tensor):
-            grad = Tensor._from_op(grad, None)  # a constant gradient (a backward made it from masks only)
         grads_in.append(grad)
-    if create_graph:  # the tools below look at the numbers
+    shown = grads_in
+    if create_graph:  # every gradient a Tensor (an array: a constant one); the tools below see numbers
+        grads_in = [g if g is None or isinstance(g, Tensor) else Tensor._from_op(g, None) for g in grads_in]
         grad_out, grads, shown = _values(grad_out), [_values(g) for g in grads], [_values(g) for g in grads_in]
-    else:
-        shown = grads_in
     if _anomaly_mode:
         for grad in shown:
             _check_finite(node, "gradient (backward)", grad)
@@ -478,7 +488,7 @@ def _one_thread() -> Iterator[None]:
 def _collect_into(leaf_grads: dict[int, np.ndarray]) -> Callable[[Any, np.ndarray, set[int]], None]:
     """A stand-in for accumulate_leaf that adds a leaf's gradient into ``leaf_grads[id(leaf)]``."""
     def collect(tensor: Any, grad: np.ndarray, handed_out: set[int]) -> None:
-        hooks = getattr(tensor, "_hooks", None)
+        hooks = tensor._hooks
         if hooks:
             grad = run_hooks(hooks, grad)
         key = id(tensor)
@@ -555,7 +565,7 @@ def accumulate_leaf(tensor: Any, grad: np.ndarray, handed_out: set[int]) -> None
     The first gradient is stored as it is, unless it is a view, read-only (a broadcast) or
     already stored in another leaf: then a copy, so that no two ``.grad`` share memory.
     """
-    hooks = getattr(tensor, "_hooks", None)  # (a slot, unset unless a hook was registered)
+    hooks = tensor._hooks
     if hooks:
         grad = run_hooks(hooks, grad)
     if isinstance(grad, Tensor):  # a recorded gradient (create_graph=True): .grad is a Tensor, as in PyTorch

@@ -124,6 +124,7 @@ class Tensor:
         self.grad_fn: autograd.Function | None = None
         self.name = name
         self._version = 0
+        self._hooks: list | None = None  # a leaf's gradient hooks (register_hook)
         self._requires_grad = False
         self.requires_grad = requires_grad
 
@@ -136,6 +137,7 @@ class Tensor:
         t._grad = None
         t.name = None
         t._version = 0
+        t._hooks = None
         t.grad_fn = node
         t._requires_grad = node is not None
         if node is not None:
@@ -272,7 +274,7 @@ class Tensor:
 
     def __setstate__(self, state: dict) -> None:
         self.data, self._grad, self.name = state["data"], state["grad"], state["name"]
-        self._requires_grad, self.grad_fn, self._version = state["requires_grad"], None, 0
+        self._requires_grad, self.grad_fn, self._version, self._hooks = state["requires_grad"], None, 0, None
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
@@ -364,7 +366,7 @@ class Tensor:
         if self.grad_fn is not None:  # on the node, which backward visits (the tensor may be gone by then)
             self.grad_fn.output_hooks = [*self.grad_fn.output_hooks, hook]
             return RemovableHandle(self.grad_fn, "output_hooks", hook)
-        self._hooks = [*getattr(self, "_hooks", []), hook]
+        self._hooks = [*(self._hooks or ()), hook]
         return RemovableHandle(self, "_hooks", hook)
 
     def retain_grad(self) -> None:

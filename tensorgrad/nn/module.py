@@ -75,10 +75,9 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        hooks = self.__dict__.get("_hooks")
-        if not hooks:
+        if "_hooks" not in self.__dict__:  # (no hook was ever registered: the common case)
             return self.forward(*args, **kwargs)
-        return self._call_with_hooks(hooks, args, kwargs)
+        return self._call_with_hooks(self.__dict__["_hooks"], args, kwargs)
 
     # --------------------------------------------------------------------------------- hooks
     def register_forward_pre_hook(self, hook: Callable[["Module", tuple], Any]) -> RemovableHandle:

@@ -172,7 +172,7 @@ class Optimizer:
                 grad = param.grad
                 if grad is None:
                     continue  # like PyTorch: a parameter that got no gradient is left untouched
-                if not isinstance(grad, np.ndarray):  # a Tensor, after backward(create_graph=True): its numbers
+                if type(grad) is not np.ndarray:  # a Tensor, after backward(create_graph=True): its numbers
                     grad = getattr(grad, "data", grad)
                 stored = state._stored(param)
                 param_state = {} if stored is None else stored
@@ -201,7 +201,7 @@ class Optimizer:
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                if set_to_none or not isinstance(param.grad, np.ndarray):
+                if set_to_none or type(param.grad) is not np.ndarray:
                     param.grad = None
                 else:
                     param.grad.fill(0)
