@@ -27,7 +27,7 @@ from ..tensor import Tensor, mark_changed
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_",
     "xavier_normal_", "glorot_uniform_", "glorot_normal_", "kaiming_uniform_", "kaiming_normal_",
-    "he_uniform_", "he_normal_", "lecun_normal_",
+    "he_uniform_", "he_normal_", "lecun_normal_", "trunc_normal_", "orthogonal_",
 ]
 
 
@@ -136,3 +136,36 @@ glorot_uniform_ = xavier_uniform_
 glorot_normal_ = xavier_normal_
 he_uniform_ = kaiming_uniform_
 he_normal_ = kaiming_normal_
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+                  rng: np.random.Generator | None = None) -> Tensor:
+    """Fill with N(mean, std²) truncated to [a, b] (absolute bounds, as PyTorch's): values outside
+    are drawn again until every one is inside."""
+    if not a < b:
+        raise ValueError(f"trunc_normal_: the bounds must satisfy a < b, got a={a}, b={b}")
+    generator = _rng(rng)
+    values = mean + std * generator.standard_normal(tensor.shape)
+    outside = (values < a) | (values > b)
+    for _ in range(1000):  # redraw only the values outside: each round keeps most of the rest
+        if not outside.any():
+            break
+        values[outside] = mean + std * generator.standard_normal(int(outside.sum()))
+        outside = (values < a) | (values > b)
+    else:
+        raise ValueError(f"trunc_normal_: [a, b] = [{a}, {b}] is too far from N({mean}, {std}²) to draw from")
+    return _fill(tensor, values)
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, rng: np.random.Generator | None = None) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix times ``gain``: the weight flattened to (rows, rest)
+    has orthonormal rows or columns (the Q of a QR decomposition of a Gaussian matrix, signs fixed
+    so that it is uniformly distributed, as PyTorch's)."""
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: needs at least 2 dimensions, got shape {tensor.shape}")
+    rows = tensor.shape[0]
+    cols = tensor.size // rows
+    flat = _rng(rng).standard_normal((rows, cols))
+    q, r = np.linalg.qr(flat.T if rows < cols else flat)
+    q *= np.sign(np.diag(r))
+    return _fill(tensor, gain * (q.T if rows < cols else q).reshape(tensor.shape))

@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from ..ops import _composite
 from ..ops._args import pair as _pair
+from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -64,52 +66,167 @@ class Linear(Module):
 
 
 class Conv2d(Module):
-    """2-D convolution over (N, C, H, W) images; weight (out_channels, in_channels, kh, kw).
+    """2-D convolution over (N, C, H, W) images; weight (out_channels, in_channels/groups, kh, kw).
 
     Args:
         in_channels: channels of the input images.
         out_channels: channels of the output.
         kernel_size: kh, kw of the kernel (an int for a square one).
         stride: step between windows, rows and columns (default 1).
-        padding: zeros added on each side, rows and columns (default 0).
+        padding: zeros added on each side, rows and columns (default 0); ``"same"`` keeps the
+            input's size (stride 1), ``"valid"`` is 0, as PyTorch.
+        dilation: spacing between the kernel's taps (default 1).
+        groups: split the channels into this many groups convolved separately (default 1;
+            ``groups=in_channels`` is a depthwise convolution).
         bias: learn one bias per output channel; False for none.
         dtype: of the parameters (float32).
 
-    The output is (N, out_channels, OH, OW), OH = (H + 2·padding − kh) // stride + 1 (OW alike).
-    Initialised as PyTorch does: uniform in ±1/√(in_channels·kh·kw).
+    The output is (N, out_channels, OH, OW), OH = (H + 2·padding − dilation·(kh − 1) − 1) // stride + 1
+    (OW alike). Initialised as PyTorch does: uniform in ±1/√(in_channels/groups·kh·kw). The
+    documents' convolutions (no dilation, one group) run the fast op (ops/conv.py); the others a
+    plain one built from slicing and einsum (ops/_composite.py).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
-                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0, bias: bool = True,
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] | str = 0,
+                 dilation: int | tuple[int, int] = 1, groups: int = 1, bias: bool = True,
                  dtype: Any = np.float32) -> None:
-        kernel_size, stride, padding = _pair(kernel_size), _pair(stride), _pair(padding)
+        kernel_size, stride, dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
         _check_sizes("Conv2d", in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size,
-                     stride=stride)
-        _check_sizes("Conv2d", minimum=0, padding=padding)  # (no 'same' padding, unlike PyTorch)
+                     stride=stride, dilation=dilation, groups=groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: in_channels={in_channels} and out_channels={out_channels} must both be "
+                             f"divisible by groups={groups}")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Conv2d: padding must be a number, a pair, 'same' or 'valid', got {padding!r}")
+            if padding == "same" and stride != (1, 1):
+                raise ValueError("Conv2d: padding='same' needs stride 1 (as PyTorch)")
+        else:
+            padding = _pair(padding)
+            _check_sizes("Conv2d", minimum=0, padding=padding)
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
+        self.dilation, self.groups = dilation, groups
+        fan_in = in_channels // groups * self.kernel_size[0] * self.kernel_size[1]
         bound = 1.0 / math.sqrt(fan_in)
-        self.weight = init.uniform_(Parameter(np.empty((out_channels, in_channels, *self.kernel_size), dtype=dtype)),
-                                    -bound, bound)
+        self.weight = init.uniform_(Parameter(np.empty((out_channels, in_channels // groups, *self.kernel_size),
+                                                       dtype=dtype)), -bound, bound)
         self.bias = init.uniform_(Parameter(np.empty(out_channels, dtype=dtype)), -bound, bound) if bias else None
 
+    def _is_plain(self) -> bool:
+        """Whether the fast op computes this layer (what the course documents use)."""
+        return self.dilation == (1, 1) and self.groups == 1 and not isinstance(self.padding, str)
+
     def forward(self, x: Any) -> Any:
-        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+        return convolve(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     fusable_options = ("activation", "max_pool")  # what Sequential may pass to forward_fused
 
     def forward_fused(self, x: Any, activation: str | None = None, max_pool: Any = None) -> Any:
         """This layer, then ``activation``, then max pooling over ``max_pool`` windows, as one node
         (what Sequential runs for Conv2d, ReLU, MaxPool2d)."""
+        if not self._is_plain():  # no fused op for dilation or groups: the modules one after the other
+            y = self.forward(x)
+            y = getattr(F, activation)(y) if activation else y
+            return F.max_pool2d(y, max_pool) if max_pool else y
         return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
                         activation=activation, max_pool=max_pool)
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         return text + (f", padding={self.padding}" if self.padding != (0, 0) else "") + \
+            (f", dilation={self.dilation}" if self.dilation != (1, 1) else "") + \
+            (f", groups={self.groups}" if self.groups != 1 else "") + \
             ("" if self.bias is not None else ", bias=False")
+
+
+def convolve(x: Any, weight: Any, bias: Any, stride: tuple[int, int], padding: Any, dilation: tuple[int, int],
+             groups: int) -> Tensor:
+    """Conv2d's and Conv1d's forward: the fast op for the documents' convolutions (no dilation,
+    one group, numeric padding), else the plain one of ops/_composite.py; ``padding`` may be
+    "same" (the extra row or column at the end, as PyTorch) or "valid"."""
+    if dilation == (1, 1) and groups == 1 and not isinstance(padding, str):
+        return F.conv2d(x, weight, bias, stride=stride, padding=padding)
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if x.ndim != 4 or x.shape[1] != weight.shape[1] * groups:
+        raise ValueError(f"Conv2d: expected (N, {weight.shape[1] * groups}, H, W) input, got shape {x.shape}")
+    if padding == "valid":
+        padding = (0, 0)
+    elif padding == "same":  # a total of d·(k − 1) per axis
+        totals = [d * (k - 1) for d, k in zip(dilation, weight.shape[2:])]
+        ends = [t - t // 2 for t in totals]
+        x = _composite.padded(x, tuple(ends))[:, :, ends[0] - totals[0] // 2:, ends[1] - totals[1] // 2:]
+        padding = (0, 0)
+    return _composite.conv2d_general(x, weight, bias, stride, padding, dilation, groups)
+
+
+class Conv1d(Module):
+    """1-D convolution over (N, C, L) sequences; weight (out_channels, in_channels/groups, k), as
+    PyTorch's: a Conv2d over rows of height 1 (the same arguments, each one number)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int | str = 0, dilation: int = 1, groups: int = 1, bias: bool = True,
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        as_2d = Conv2d(in_channels, out_channels, (1, kernel_size), (1, stride),
+                       padding if isinstance(padding, str) else (0, padding), (1, dilation), groups, bias, dtype)
+        self.weight = Parameter(as_2d.weight.data.reshape(out_channels, in_channels // groups, kernel_size))
+        self.bias = as_2d.bias
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+
+    def forward(self, x: Any) -> Any:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim != 3 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv1d: expected (N, {self.in_channels}, L) input, got shape {x.shape}")
+        padding = self.padding if isinstance(self.padding, str) else (0, self.padding)
+        return convolve(x.unsqueeze(2), self.weight.unsqueeze(2), self.bias, (1, self.stride), padding,
+                        (1, self.dilation), self.groups).squeeze(2)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class ConvTranspose2d(Module):
+    """The transpose of a convolution (a "deconvolution", as in a GAN's generator): each input pixel
+    spreads over a kernel window of the output. weight (in_channels, out_channels/groups, kh, kw);
+    output size (H − 1)·stride − 2·padding + dilation·(kh − 1) + output_padding + 1."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 output_padding: int | tuple[int, int] = 0, groups: int = 1, bias: bool = True,
+                 dilation: int | tuple[int, int] = 1, dtype: Any = np.float32) -> None:
+        kernel_size, stride, dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
+        padding, output_padding = _pair(padding), _pair(output_padding)
+        _check_sizes("ConvTranspose2d", in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size,
+                     stride=stride, dilation=dilation, groups=groups)
+        _check_sizes("ConvTranspose2d", minimum=0, padding=padding, output_padding=output_padding)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"ConvTranspose2d: in_channels={in_channels} and out_channels={out_channels} must both "
+                             f"be divisible by groups={groups}")
+        if any(o >= max(s, d) for o, s, d in zip(output_padding, stride, dilation)):
+            raise ValueError(f"ConvTranspose2d: output_padding {output_padding} must be smaller than the stride "
+                             f"{stride} or the dilation {dilation}")
+        super().__init__()
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.stride, self.padding, self.output_padding = stride, padding, output_padding
+        self.dilation, self.groups = dilation, groups
+        bound = 1.0 / math.sqrt(out_channels // groups * kernel_size[0] * kernel_size[1])  # PyTorch's fan_in here
+        self.weight = init.uniform_(Parameter(np.empty((in_channels, out_channels // groups, *kernel_size),
+                                                       dtype=dtype)), -bound, bound)
+        self.bias = init.uniform_(Parameter(np.empty(out_channels, dtype=dtype)), -bound, bound) if bias else None
+
+    def forward(self, x: Any) -> Any:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"ConvTranspose2d: expected (N, {self.in_channels}, H, W) input, got shape {x.shape}")
+        return _composite.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                           self.output_padding, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
 
 
 class _Pool2d(Module):
@@ -263,26 +380,57 @@ class LogSoftmax(_AlongAxis):
 
 class _Loss(Module):
     """A loss module: ``loss(input, target)`` calls its function with this ``reduction``: "mean"
-    (the default: over all samples), "sum", or "none" (one loss per sample)."""
+    (the default: over all samples), "sum", or "none" (one loss per sample), and with the
+    module's ``options`` (attributes, such as ``weight``) as keyword arguments."""
 
     function = staticmethod(F.mse_loss)
+    reductions: tuple[str, ...] = ("mean", "sum", "none")
+    options: tuple[str, ...] = ()  # the attributes handed to the function by name
 
     def __init__(self, reduction: str = "mean") -> None:
+        if not isinstance(reduction, str) or reduction not in self.reductions:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {self.reductions}, got {reduction!r}")
         super().__init__()
         self.reduction = reduction
 
     def forward(self, input: Any, target: Any) -> Any:  # noqa: A002
-        return self.function(input, target, reduction=self.reduction)
+        return self.function(input, target, reduction=self.reduction, **{name: getattr(self, name) for name in self.options})
+
+    def _weight_buffer(self, name: str, value: Any) -> None:
+        """Keep a weight as a buffer, as PyTorch (saved by state_dict, converted by ``to()``); None for none."""
+        if isinstance(value, (str, bytes)):
+            raise TypeError(f"{type(self).__name__}: {name} is an array of weights, got {value!r} (give the "
+                            f"reduction by name: reduction={value!r})")
+        self.register_buffer(name, value)
+        buffer = getattr(self, name)
+        if buffer is not None and buffer.dtype.kind not in "iuf":
+            raise TypeError(f"{type(self).__name__}: {name} must hold real numbers, got dtype {buffer.dtype}")
 
 
 class CrossEntropyLoss(_Loss):
-    """Cross-entropy of logits against labels or one-hot targets (see F.cross_entropy)."""
+    """Cross-entropy of logits against class labels or probabilities (see F.cross_entropy), with
+    PyTorch's options: per-class ``weight`` (C,), ``ignore_index`` (labels to leave out, default
+    -100) and ``label_smoothing`` (in [0, 1])."""
     function = staticmethod(F.cross_entropy)
+    options = ("weight", "ignore_index", "label_smoothing")
+
+    def __init__(self, weight: Any = None, *, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:
+        super().__init__(reduction)
+        self._weight_buffer("weight", weight)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
 
 class NLLLoss(_Loss):
-    """Negative log-likelihood of (N, C) log-probabilities at integer labels (see F.nll_loss)."""
+    """Negative log-likelihood of log-probabilities at integer labels (see F.nll_loss), with
+    per-class ``weight`` (C,) and ``ignore_index`` (default -100), as PyTorch."""
     function = staticmethod(F.nll_loss)
+    options = ("weight", "ignore_index")
+
+    def __init__(self, weight: Any = None, *, ignore_index: int = -100, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self._weight_buffer("weight", weight)
+        self.ignore_index = ignore_index
 
 
 class MSELoss(_Loss):
@@ -290,13 +438,64 @@ class MSELoss(_Loss):
     function = staticmethod(F.mse_loss)
 
 
+class L1Loss(_Loss):
+    """Mean absolute error between input and target of the same shape (see F.l1_loss)."""
+    function = staticmethod(F.l1_loss)
+
+
+class HuberLoss(_Loss):
+    """Huber loss: squared below ``delta`` (default 1), linear above (see F.huber_loss)."""
+    function = staticmethod(F.huber_loss)
+    options = ("delta",)
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.delta = delta
+
+
+class SmoothL1Loss(_Loss):
+    """Smooth L1 loss: squared below ``beta`` (default 1), linear above; Huber loss divided by
+    beta (see F.smooth_l1_loss)."""
+    function = staticmethod(F.smooth_l1_loss)
+    options = ("beta",)
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.beta = beta
+
+
+class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence of the target from log-probabilities (see F.kl_div);
+    ``reduction="batchmean"`` is the divergence per sample (PyTorch's default "mean" also divides
+    by the number of classes, and warns); ``log_target`` for a target given as log-probabilities."""
+    function = staticmethod(F.kl_div)
+    reductions = ("mean", "batchmean", "sum", "none")
+    options = ("log_target",)
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
+        super().__init__(reduction)
+        self.log_target = log_target
+
+
 class BCELoss(_Loss):
-    """Binary cross-entropy of probabilities in [0, 1] against targets in [0, 1] (see
-    F.binary_cross_entropy)."""
+    """Binary cross-entropy of probabilities in [0, 1] against targets in [0, 1], each element's
+    loss times ``weight`` if given (see F.binary_cross_entropy)."""
     function = staticmethod(F.binary_cross_entropy)
+    options = ("weight",)
+
+    def __init__(self, weight: Any = None, *, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self._weight_buffer("weight", weight)
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Binary cross-entropy of logits, with the sigmoid inside, stably (see
+    """Binary cross-entropy of logits, with the sigmoid inside, stably; each element's loss times
+    ``weight``, the positive term times ``pos_weight`` (one per class), if given (see
     F.binary_cross_entropy_with_logits)."""
     function = staticmethod(F.binary_cross_entropy_with_logits)
+    options = ("weight", "pos_weight")
+
+    def __init__(self, weight: Any = None, *, reduction: str = "mean", pos_weight: Any = None) -> None:
+        super().__init__(reduction)
+        self._weight_buffer("weight", weight)
+        self._weight_buffer("pos_weight", pos_weight)

@@ -52,12 +52,19 @@ class Module:
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning {name!r}")
+        if name in self.__dict__.get("_buffers", ()):  # a buffer stays one (running_mean = ... as in PyTorch)
+            value = _buffer_tensor(type(self).__name__, name, value)
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         if isinstance(value, Parameter):
@@ -69,7 +76,41 @@ class Module:
     def __delattr__(self, name: str) -> None:
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        self.__dict__.get("_buffers", {}).pop(name, None)
         object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Keep ``tensor`` as state of this module that is not learned (BatchNorm's running mean):
+        saved by ``state_dict`` (unless ``persistent=False``), converted by ``to()``, pickled with
+        the module, and never given to an optimizer. ``None`` reserves the name."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: a buffer name is a non-empty string without dots, got {name!r}")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"register_buffer: {type(self).__name__} already has a parameter or module named {name!r}")
+        value = _buffer_tensor(type(self).__name__, name, tensor)
+        self._buffers[name] = value
+        (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
+        object.__setattr__(self, name, value)
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) pairs, e.g. ("bn1.running_mean", tensor)."""
+        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for module_name, module in modules:
+            for name, buffer in module.__dict__.get("_buffers", {}).items():
+                if buffer is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), buffer
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer (``named_buffers`` without the names)."""
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def apply(self, fn: Callable[["Module"], Any]) -> "Module":
+        """Call ``fn`` on every sub-module, then on this one (PyTorch's ``model.apply(init_weights)``);
+        returns this module."""
+        for module in reversed(list(self.modules())):  # children before their parent
+            fn(module)
+        return self
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -212,12 +253,28 @@ class Module:
             if p.grad is not None:
                 p.grad = p.grad.astype(dtype)
             mark_changed(p)
+        for buffer in self.buffers():  # floating buffers too (a step counter stays an integer)
+            if buffer.dtype.kind == "f":
+                buffer.data = buffer.data.astype(dtype)
         return self
 
     # ------------------------------------------------------------------------------ state
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Copies of every parameter's array under its dotted name (PyTorch's keys)."""
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        """Copies of every parameter's and persistent buffer's array under its dotted name, module
+        by module (PyTorch's keys, in PyTorch's order)."""
+        return OrderedDict((name, t.data.copy()) for name, t in self._state_tensors())
+
+    def _state_tensors(self) -> Iterator[tuple[str, Tensor]]:
+        """What state_dict saves: each module's parameters, then its persistent buffers."""
+        seen: set[int] = set()
+        for module_name, module in self.named_modules():
+            own = list(module._parameters.items()) + [
+                (n, b) for n, b in module.__dict__.get("_buffers", {}).items()
+                if b is not None and n not in module.__dict__.get("_non_persistent", ())]
+            for name, tensor in own:
+                if id(tensor) not in seen:
+                    seen.add(id(tensor))
+                    yield (f"{module_name}.{name}" if module_name else name), tensor
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> "Module":
         """Copy arrays into the parameters (in place: optimizers keep working).
@@ -229,7 +286,7 @@ class Module:
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict for {type(self).__name__}: expects a mapping of names to arrays "
                             f"(what state_dict() returns), got {type(state_dict).__name__}")
-        own = dict(self.named_parameters())
+        own = dict(self._state_tensors())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         arrays = {k: _array(state_dict[k]) for k in own if k in state_dict}
@@ -290,6 +347,19 @@ def _array(value: Any) -> np.ndarray:
     return value.data if isinstance(value, Tensor) else np.asarray(value)
 
 
+def _buffer_tensor(owner: str, name: str, value: Any) -> Tensor | None:
+    """A buffer's value as a Tensor without grad (an array or a number is wrapped), or None."""
+    if value is None:
+        return None
+    if isinstance(value, Parameter):
+        raise TypeError(f"{owner}: buffer {name!r} cannot hold a Parameter (register it as a parameter)")
+    if isinstance(value, Tensor):
+        if value.requires_grad:
+            raise TypeError(f"{owner}: buffer {name!r} must not require grad (buffers are not learned); detach() it")
+        return value
+    return Tensor(np.asarray(value))
+
+
 class ModuleList(Module):
     """A list of modules whose parameters are registered (for models built in a loop)."""
 
@@ -305,8 +375,11 @@ class ModuleList(Module):
         setattr(self, str(len(self._modules)), module)
         return self
 
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
+    def __getitem__(self, index: int | slice) -> Any:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):  # a slice is a container of the same kind, as in PyTorch
+            return type(self)(*modules[index]) if isinstance(self, Sequential) else ModuleList(modules[index])
+        return modules[index]
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -456,3 +529,61 @@ class _BackwardHookCatcher:
                 replaced = result
                 self.grad_inputs = list(result)
         return replaced
+
+
+class ModuleDict(Module):
+    """Modules by name, registered (state_dict keys "name.weight", ...), in insertion order."""
+
+    def __init__(self, modules: Mapping[str, Module] | None = None) -> None:
+        super().__init__()
+        for name, module in (modules or {}).items():
+            self[name] = module
+
+    def __setitem__(self, name: str, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: item {name!r} is a {type(module).__name__}, not a Module")
+        setattr(self, name, module)
+
+    def __getitem__(self, name: str) -> Module:
+        return self._modules[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._modules
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def keys(self) -> Any:
+        return self._modules.keys()
+
+    def values(self) -> Any:
+        return self._modules.values()
+
+    def items(self) -> Any:
+        return self._modules.items()
+
+
+class ParameterList(Module):
+    """A list of parameters, registered under "0", "1", ... (what an optimizer and state_dict see)."""
+
+    def __init__(self, parameters: Any = None) -> None:
+        super().__init__()
+        for p in parameters or []:
+            self.append(p)
+
+    def append(self, value: Any) -> "ParameterList":
+        """Add a parameter (a Tensor or array becomes a Parameter) at the end."""
+        setattr(self, str(len(self._parameters)), value if isinstance(value, Parameter) else Parameter(value))
+        return self
+
+    def __getitem__(self, index: int) -> Parameter:
+        return list(self._parameters.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())

@@ -162,8 +162,12 @@ def test_layers_and_conv2d_refuse_sizes_that_make_no_layer():
         nn.Conv2d(1, 32, 2.5)
     with pytest.raises(ValueError, match=r"^Conv2d: stride must be at least 1"):
         nn.Conv2d(1, 32, 3, stride=0)
-    with pytest.raises(TypeError, match=r"^Conv2d: padding must be ints, got \('same', 'same'\)"):
-        nn.Conv2d(1, 32, 3, padding="same")
+    with pytest.raises(ValueError, match=r"^Conv2d: padding must be a number, a pair, 'same' or 'valid', got 'full'"):
+        nn.Conv2d(1, 32, 3, padding="full")
+    with pytest.raises(ValueError, match=r"^Conv2d: padding='same' needs stride 1"):
+        nn.Conv2d(1, 32, 3, padding="same", stride=2)
+    with pytest.raises(ValueError, match=r"^Conv2d: in_channels=3 and out_channels=32 must both be divisible by groups=2"):
+        nn.Conv2d(3, 32, 3, groups=2)
     with pytest.raises(ValueError, match=r"^conv2d: weight must have at least one .* got shape \(4, 3, 0, 3\)"):
         F.conv2d(tg.randn(2, 3, 8, 8), tg.randn(4, 3, 0, 3))  # gave zeros of shape (2, 4, 9, 6)
     assert F.linear(tg.randn(2, 4), [[1.0, 2.0, 3.0, 4.0]]).shape == (2, 1)  # a list weight, no bias

@@ -1,0 +1,91 @@
+"""More activations with PyTorch's names and defaults, each written with tensor ops (so each
+has gradients of every order): LeakyReLU, ELU, SiLU, Softplus, Mish, and Identity.
+(ReLU, Sigmoid, Tanh and GELU, which layers can fuse, are in layers.py.)"""
+from __future__ import annotations
+
+from typing import Any
+
+
+from ..ops.elementwise import Softplus as SoftplusOp
+from ..tensor import Tensor, where
+from .module import Module
+
+__all__ = ["Identity", "LeakyReLU", "ELU", "SiLU", "Softplus", "Mish"]
+
+
+def _tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+class Identity(Module):
+    """Returns its input (a placeholder: ``model.fc = nn.Identity()`` to take a layer out)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # (PyTorch's ignores its arguments too)
+        super().__init__()
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class LeakyReLU(Module):
+    """x for x > 0, ``negative_slope``·x otherwise."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Any) -> Tensor:
+        x = _tensor(x)
+        return where(x.data > 0, x, x * self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class ELU(Module):
+    """x for x > 0, α·(eˣ − 1) otherwise."""
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x: Any) -> Tensor:
+        x = _tensor(x)
+        negative = x.data <= 0
+        # exp of the negative part only: eˣ of a large positive x would overflow in the branch not taken
+        return where(negative, (x * negative).exp() * self.alpha - self.alpha, x)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class SiLU(Module):
+    """x·σ(x) (swish)."""
+
+    def forward(self, x: Any) -> Tensor:
+        x = _tensor(x)
+        return x * x.sigmoid()
+
+
+class Softplus(Module):
+    """log(1 + e^(β·x))/β, and x itself where β·x > ``threshold`` (as PyTorch, for stability)."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x: Any) -> Tensor:
+        x = _tensor(x)
+        smooth = SoftplusOp.apply(x * self.beta) / self.beta if self.beta != 1 else SoftplusOp.apply(x)
+        return where(x.data * self.beta > self.threshold, x, smooth)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Mish(Module):
+    """x·tanh(softplus(x))."""
+
+    def forward(self, x: Any) -> Tensor:
+        x = _tensor(x)
+        return x * SoftplusOp.apply(x).tanh()

@@ -1,0 +1,151 @@
+"""Normalization layers: BatchNorm1d/2d, LayerNorm, GroupNorm (PyTorch's, with its defaults).
+
+Each is written with tensor ops (mean, subtraction, division by the square root of the
+variance), so its graph shows every step and backward needs no formula of its own: the
+gradient of the batch mean and variance flowing back into every input is exactly the
+"coupling" that a hand-written BatchNorm backward most often forgets (notebook 06, exercise 7).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..tensor import Tensor
+from .module import Module, Parameter
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+
+
+def _normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """(x − mean) / √(var + eps) over ``axes``, with the biased variance (as PyTorch normalizes),
+    and the mean and variance themselves (kept with their axes)."""
+    mean = x.mean(axis=axes, keepdims=True)
+    centered = x - mean
+    var = (centered * centered).mean(axis=axes, keepdims=True)
+    return centered / (var + eps).sqrt(), mean, var
+
+
+class _BatchNorm(Module):
+    """Normalize each channel (axis 1) over the batch and any spatial axes: in training with the
+    batch's mean and variance, updating the running estimates; in ``eval()`` with those."""
+
+    expected_ndim: tuple[int, ...] = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, dtype: Any = np.float32) -> None:
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype))
+            self.bias = Parameter(np.zeros(num_features, dtype))
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(num_features, dtype))
+            self.register_buffer("running_var", np.ones(num_features, dtype))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        name = type(self).__name__
+        if x.ndim not in self.expected_ndim or x.shape[1] != self.num_features:
+            raise ValueError(f"{name}: expected input of {' or '.join(f'{n}-D' for n in self.expected_ndim)} with "
+                             f"{self.num_features} channels on axis 1, got shape {x.shape}")
+        axes = (0,) + tuple(range(2, x.ndim))  # every axis but the channels
+        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
+        if self.training or not self.track_running_stats:
+            count = x.size // self.num_features
+            if self.training and count <= 1:
+                raise ValueError(f"{name}: expected more than 1 value per channel when training, got input shape {x.shape}")
+            normalized, mean, var = _normalize(x, axes, self.eps)
+            if self.training and self.track_running_stats:
+                self._update_running_stats(mean.data.reshape(-1), var.data.reshape(-1) * count / (count - 1))
+        else:
+            normalized = (x - self.running_mean.data.reshape(shape)) / np.sqrt(self.running_var.data.reshape(shape) + self.eps)
+        if self.affine:
+            normalized = normalized * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return normalized
+
+    def _update_running_stats(self, mean: np.ndarray, unbiased_var: np.ndarray) -> None:
+        self.num_batches_tracked.data += 1
+        # momentum=None: a cumulative average over the batches seen, as PyTorch
+        m = 1.0 / int(self.num_batches_tracked.data) if self.momentum is None else self.momentum
+        self.running_mean.data[...] = (1 - m) * self.running_mean.data + m * mean
+        self.running_var.data[...] = (1 - m) * self.running_var.data + m * unbiased_var
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of (N, C) or (N, C, L) inputs (makemore's BatchNorm1d, PyTorch's defaults:
+    eps=1e-5, momentum=0.1, the running variance unbiased)."""
+
+    expected_ndim = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of (N, C, H, W) images, per channel over the batch and the pixels."""
+
+    expected_ndim = (4,)
+
+
+class LayerNorm(Module):
+    """Normalize over the last ``len(normalized_shape)`` axes of each sample (a Transformer's
+    LayerNorm), then scale and shift elementwise (``elementwise_affine``)."""
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, dtype: Any = np.float32) -> None:
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(self.normalized_shape, dtype))
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        k = len(self.normalized_shape)
+        if x.shape[x.ndim - k:] != self.normalized_shape:
+            raise ValueError(f"LayerNorm: expected the last axes of the input to be {self.normalized_shape}, got shape {x.shape}")
+        normalized, _, _ = _normalize(x, tuple(range(x.ndim - k, x.ndim)), self.eps)
+        if self.elementwise_affine:
+            normalized = normalized * self.weight
+            if "bias" in self._parameters:
+                normalized = normalized + self.bias
+        return normalized
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Normalize each sample over groups of channels (``num_groups`` groups of C/num_groups
+    channels, with their pixels), then scale and shift per channel."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels={num_channels} must be divisible by num_groups={num_groups}")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        if affine:
+            self.weight = Parameter(np.ones(num_channels, dtype))
+            self.bias = Parameter(np.zeros(num_channels, dtype))
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: expected {self.num_channels} channels on axis 1, got shape {x.shape}")
+        grouped = x.reshape(x.shape[0], self.num_groups, -1)
+        normalized, _, _ = _normalize(grouped, (2,), self.eps)
+        normalized = normalized.reshape(x.shape)
+        if self.affine:
+            shape = (1, self.num_channels) + (1,) * (x.ndim - 2)
+            normalized = normalized * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return normalized
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
