@@ -13,6 +13,10 @@ Each optimizer updates parameters (objects with a ``.data`` numpy array and a
         loss.backward()
         optimizer.step()
         scheduler.step()
+
+The schedulers (``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``,
+``LambdaLR``, ``LinearLR``, ``SequentialLR``, ``OneCycleLR``, ``ReduceLROnPlateau``) live in
+:mod:`tensorgrad.optim.lr_scheduler`, as in PyTorch, and are importable from here too.
 """
 
 from . import lr_scheduler
@@ -20,9 +24,14 @@ from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .lbfgs import LBFGS
+from .lr_scheduler import (CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, LRScheduler, MultiStepLR,
+                           OneCycleLR, ReduceLROnPlateau, SequentialLR, StepLR)
+from .nadam import NAdam
 from .optimizer import Optimizer
+from .radam import RAdam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "LBFGS",
-           "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta", "LBFGS",
+           "lr_scheduler", "LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
+           "LambdaLR", "LinearLR", "SequentialLR", "OneCycleLR", "ReduceLROnPlateau"]
