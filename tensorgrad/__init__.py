@@ -42,6 +42,7 @@ from .teaching.trace import Trace, trace
 from .teaching.draw import draw, render
 from .teaching.frames import play_backprop
 from .teaching.compare import ActivationSite, GradReport, compare_grads
+from .interop import from_dlpack, from_torch, load_safetensors, save_safetensors, to_torch
 
 __all__ = [
     "__version__", "Tensor", "Function", "TensorgradError", "GradcheckError", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like",
@@ -54,5 +55,6 @@ __all__ = [
     "log", "log_softmax", "logsumexp", "masked_fill", "matmul", "max", "mean", "min", "multinomial", "norm", "numel",
     "permute", "randint", "relu", "reshape", "scatter_add", "sigmoid", "sin", "softmax", "sort", "split", "sqrt",
     "squeeze", "std", "sum", "tanh", "topk", "transpose", "tril", "triu", "unsqueeze", "var",
+    "from_dlpack", "from_torch", "load_safetensors", "save_safetensors", "to_torch",
     "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool_", "long", "double", "half",
 ]

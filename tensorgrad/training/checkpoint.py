@@ -153,7 +153,8 @@ def _decode(value: Any) -> Any:
 
 def save_checkpoint(path: PathLike, arrays: Mapping[str, np.ndarray],
                     metadata: Mapping[str, Any] | None = None) -> None:
-    """Write ``arrays`` and ``metadata`` to ``path`` as one ``.npz`` file, atomically.
+    """Write ``arrays`` and ``metadata`` to ``path`` as one ``.npz`` file, atomically (a path
+    ending in ``.safetensors`` writes that format instead, with the metadata in its header).
 
     Args:
         path: destination file; by convention it ends in ``.npz`` (nothing is appended).
@@ -185,6 +186,10 @@ def save_checkpoint(path: PathLike, arrays: Mapping[str, np.ndarray],
                             f"be pickled; checkpoints hold numeric, bool and string arrays")
     # Encode before opening anything, so bad metadata never costs a temporary file.
     text = json.dumps(_encode(dict(metadata or {}), ""), ensure_ascii=False)
+    if os.fspath(path).endswith(".safetensors"):  # the format PyTorch, JAX and Hugging Face read
+        from ..interop import save_safetensors
+        save_safetensors(arrays, path, metadata={"tensorgrad": text})
+        return
     entries = {**arrays, METADATA_KEY: np.array(text)}
 
     def write(file: IO[bytes]) -> None:
@@ -225,14 +230,25 @@ def load_checkpoint(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, An
         # str() of this error is "[Errno 2] load_checkpoint: no checkpoint file: '<path>'"
         raise FileNotFoundError(error.errno, "load_checkpoint: no checkpoint file", path) from None
     with file:
+        if _is_safetensors(file):
+            file.close()
+            from ..interop import load_safetensors
+            arrays, header = load_safetensors(path, with_metadata=True)
+            metadata = _decode(json.loads(header["tensorgrad"])) if "tensorgrad" in header else {}
+            return arrays, metadata
         try:
             loaded = np.load(file, allow_pickle=False)
             if not isinstance(loaded, np.lib.npyio.NpzFile):
                 raise ValueError("it holds a single .npy array, not an .npz archive")
             with loaded:
+                foreign = [name for name in loaded.zip.namelist() if not name.endswith(".npy")]
+                if foreign:
+                    raise CheckpointError(_foreign_archive_message(path, foreign))
                 arrays = {name: loaded[name] for name in loaded.files}
             text = arrays.pop(METADATA_KEY, None)
             metadata = {} if text is None else _decode(json.loads(str(text[()])))
+        except CheckpointError:
+            raise  # already says what the file is
         # What np.load, zipfile and json raise on cut or damaged bytes: BadZipFile (no or bad
         # zip directory, bad CRC), EOFError / ValueError (short or nonsense .npy header, the
         # refusal to unpickle, bad JSON), OSError / zlib.error (unreadable member), KeyError
@@ -248,6 +264,23 @@ def load_checkpoint(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, An
         raise CheckpointError(f"load_checkpoint: {path!r} is corrupt or not a checkpoint "
                               f"(its metadata is a {type(metadata).__name__}, not a dict)")
     return arrays, metadata
+
+
+def _is_safetensors(file: IO[bytes]) -> bool:
+    """Whether the open file starts as a safetensors file does: a header length, then '{'."""
+    start = file.read(9)
+    file.seek(0)
+    return len(start) == 9 and start[8:9] == b"{" and int.from_bytes(start[:8], "little") < 100_000_000
+
+
+def _foreign_archive_message(path: str, members: list[str]) -> str:
+    if any(name.endswith("data.pkl") for name in members):
+        return (f"load_checkpoint: {path!r} is a PyTorch file (torch.save), not a tensorgrad checkpoint. Load it "
+                "with PyTorch, then copy the weights: state = torch.load(path, weights_only=True); "
+                "model.load_state_dict({k: v.numpy() for k, v in state.items()}) (or save it with "
+                "safetensors.torch.save_file and read that with tg.load_safetensors)")
+    return (f"load_checkpoint: {path!r} is a zip archive but not a checkpoint: it holds {members[0]!r}, not only "
+            ".npy arrays")
 
 
 # --- nested state <-> flat arrays + JSON tree -------------------------------------------------
