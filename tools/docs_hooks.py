@@ -24,7 +24,10 @@ def on_files(files: Files, config) -> Files:
     return files
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    """The README is the site's index.md: links to it from the other pages follow it there."""
+    """The README is the site's index.md: links to it from the other pages follow it there, and
+    its links into docs/ lead to the site's own pages (docs/ is the site's root)."""
     if page.file.src_uri == "README.es.md":
         markdown = markdown.replace("](README.md", "](index.md")
+    if page.file.src_uri == "index.md":
+        markdown = markdown.replace("](docs/", "](")
     return markdown
