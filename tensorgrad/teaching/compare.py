@@ -97,6 +97,8 @@ DERIVATIVE_CANDIDATES: dict[str, tuple[str, Callable[[np.ndarray, np.ndarray], n
     "identity": ("identity (1)", lambda z, a: np.ones_like(z)),
     "gelu": ("GELU'(z) = Φ(z) + z·φ(z)", _gelu_derivative),
     "gelu_tanh": ("GELU' of the tanh approximation", _gelu_tanh_derivative),
+    # the activation itself where its derivative belongs (σ(z) for σ'(z)): a slip of the notation
+    "activation_itself": ("the activation's value a itself (f(z) where f'(z) belongs)", lambda z, a: a),
 }
 
 #: activation name -> the candidates that ARE its derivative (when a is that activation of z).
@@ -949,6 +951,13 @@ def _root_cause(rows: list[GradRow], groups: list[_Group]) -> str:
         return (f"{group.label} is wrong, the first gradients backward computes: the error starts at "
                 f"{group.short}: check the output gradient (e.g. dlogits = ŷ − y, its sign and its 1/N)")
     before = compared[first - 1][0]
+    factors = {round(row.factor, 6) for row in rows if row.name in wrong and row.factor is not None
+               and row.diagnosis.startswith("constant scale factor")}
+    if len(factors) == 1 and len(wrong) == len(names) and group.kind == "layer":  # a whole layer off by one factor
+        (factor,) = factors
+        return (f"{before.label} is right but every gradient of {group.label} is {factor:g}·autograd's: a factor "
+                f"only {group.short}'s formulas have, e.g. the 1/N (batch size) divided out in {before.short} "
+                f"but not in {', '.join(wrong)}")
     return (f"{before.label} is right but {group.label} is not: the error starts between {before.short} "
             f"and {group.short}: check {_between_hint(before, group)}")
 

@@ -399,6 +399,8 @@ def test_sign_flip_and_a_non_batch_scale(rng):
                                 "ReLU' = [z>0])")),
     ("relu", True, "identity", "uses identity (1) but the layer's activation is relu"),
     ("tanh", False, "sigmoid", "uses σ'(z) = a·(1−a) but the layer's activation is tanh"),
+    ("sigmoid", False, "activation_itself", ("uses the activation's value a itself (f(z) where f'(z) belongs) but "
+                                             "the layer's activation is sigmoid")),
 ])
 def test_graph_finds_the_activation_and_diagnoses_a_wrong_derivative(activation, fused, used, expected):
     from tensorgrad.teaching.compare import DERIVATIVE_CANDIDATES
@@ -580,3 +582,13 @@ def test_html_repr_is_the_table_with_mismatches_highlighted(mlp):
     assert "<b>root cause:</b> the output layer (W2, b2) is right" in page
     escaped = compare_grads({"<b>": np.ones(2)}, {"<b>": np.zeros(2)})._repr_html_()
     assert "&lt;b&gt;" in escaped and "<td style='text-align:left'><b>" not in escaped
+
+
+def test_a_whole_layer_off_by_one_factor_is_named_as_such_in_the_root_cause(mlp):
+    """Document 002's mistake: the output layer divides by the batch size, the first layer does not."""
+    manual = mlp.backward()
+    manual = {k: v * 64 if k in ("W1", "b1") else v for k, v in manual.items()}
+    report = compare_grads(manual, mlp.t)
+    assert report.root_cause.startswith("the output layer (W2, b2) is right but every gradient of layer 1 (W1, b1) "
+                                        "is 64·autograd's: a factor only layer 1's formulas have")
+    assert "the activation derivative" not in report.root_cause
