@@ -169,7 +169,9 @@ _WORDS = {
 
 #: How compare_grads writes the derivatives it recognises, in Spanish.
 _DERIVATIVES_ES = {"tanh' written as 1−a²": "la derivada de tanh escrita como 1−a²",
-                   "identity (1)": "la derivada de la identidad (1)"}
+                   "identity (1)": "la derivada de la identidad (1)",
+                   "the activation's value a itself (f(z) where f'(z) belongs)":
+                       "el propio valor de la activación, a (f(z) donde va f'(z))"}
 _ACTIVATIONS_ES = {"sigmoid": "la sigmoide", "tanh": "la tanh", "relu": "la ReLU", "identity": "la identidad",
                    "linear": "lineal"}
 
@@ -214,6 +216,8 @@ _SPANISH: list[tuple[str, Callable[[re.Match], str]]] = [
      lambda m: f"manual {m['a']} redimensionado a {m['b']}"),
     (r"manual (?P<a>\(.*?\)) compared transposed to (?P<b>\(.*?\))",
      lambda m: f"manual {m['a']} comparado traspuesto con {m['b']}"),
+    (r"manual key '(?P<key>[^']+)' matched to (?P<name>\S+)",
+     lambda m: f"la clave manual '{m['key']}' se empareja con {m['name']}"),
 ]
 
 

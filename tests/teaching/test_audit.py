@@ -210,3 +210,13 @@ def test_spanish_covers_every_diagnosis_compare_grads_makes():
         "factor de escala constante: manual ≈ 0.03125·autograd (x1/32: ¿falta o sobra dividir entre el lote? "
         "Aquí sobra")
     assert spanish_diagnosis("") == "" and spanish_diagnosis("something new") == "something new"
+
+
+def test_spanish_diagnosis_translates_the_key_note_and_the_activation_itself():
+    from tensorgrad.teaching.audit import spanish_diagnosis
+    text = spanish_diagnosis("uses the activation's value a itself (f(z) where f'(z) belongs) but the layer's "
+                             "activation is sigmoid (whose derivative is σ'(z) = a·(1−a)) at site 'A1'; "
+                             "manual key 'dW1' matched to W1")
+    assert text == ("usa el propio valor de la activación, a (f(z) donde va f'(z)), pero la activación de la capa es "
+                    "la sigmoide (cuya derivada es σ'(z) = a·(1−a)) en la capa 'A1'; la clave manual 'dW1' se "
+                    "empareja con W1")
