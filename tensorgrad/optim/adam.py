@@ -9,10 +9,57 @@ import numpy as np
 
 from .optimizer import Optimizer, Params
 
-__all__ = ["Adam", "AdamW"]
+__all__ = ["Adam", "AdamW", "AdamFamily"]
 
 
-class Adam(Optimizer):
+class AdamFamily(Optimizer):
+    """What Adam, NAdam and RAdam share: their options checked, the step count and the two
+    running moments ``m`` (of g) and ``v`` (of g**2) kept per parameter, and the gradient prepared
+    (negated to maximize, plus the L2 term, or the weights decayed directly)."""
+
+    def _validate_options(self, options: dict[str, Any]) -> None:
+        self._require(options["lr"] >= 0, "lr", options["lr"], ">= 0")
+        self._require(options["eps"] >= 0, "eps", options["eps"], ">= 0")
+        betas = options["betas"]
+        self._require(len(betas) == 2, "betas", betas, "a pair (beta1, beta2)")
+        for i, beta in enumerate(betas):
+            self._require(0 <= beta < 1, f"betas[{i}]", beta, "in [0, 1)")
+        self._require(options["weight_decay"] >= 0, "weight_decay", options["weight_decay"], ">= 0")
+
+    @staticmethod
+    def _next_step(state: dict[str, Any], data: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+        """Count the step; the moments m and v (zeros at the first step)."""
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(data)       # m: running mean of g
+            state["exp_avg_sq"] = np.zeros_like(data)    # v: running mean of g**2
+        state["step"] += 1
+        return state["step"], state["exp_avg"], state["exp_avg_sq"]
+
+    @staticmethod
+    def _prepared_gradient(data: np.ndarray, grad: np.ndarray, group: dict[str, Any], lr: float,
+                           weight_decay: float) -> np.ndarray:
+        """g negated to maximize; plus weight_decay·p (L2), or p decayed in place (decoupled)."""
+        if group["maximize"]:
+            grad = -grad
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                data *= 1 - lr * weight_decay
+            else:
+                grad = grad + weight_decay * data
+        return grad
+
+    @staticmethod
+    def _update_moments(exp_avg: np.ndarray, exp_avg_sq: np.ndarray, grad: np.ndarray, beta1: float,
+                        beta2: float) -> None:
+        """m = β1·m + (1 − β1)·g and v = β2·v + (1 − β2)·g², in place."""
+        exp_avg *= beta1
+        exp_avg += (1 - beta1) * grad
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
+
+
+class Adam(AdamFamily):
     """Adam (PyTorch's ``torch.optim.Adam``), optionally with AMSGrad.
 
     Update rule at step ``t = 1, 2, ...``, for a parameter ``p`` with gradient
@@ -48,42 +95,16 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    def _validate_options(self, options: dict[str, Any]) -> None:
-        self._require(options["lr"] >= 0, "lr", options["lr"], ">= 0")
-        self._require(options["eps"] >= 0, "eps", options["eps"], ">= 0")
-        betas = options["betas"]
-        self._require(len(betas) == 2, "betas", betas, "a pair (beta1, beta2)")
-        for i, beta in enumerate(betas):
-            self._require(0 <= beta < 1, f"betas[{i}]", beta, "in [0, 1)")
-        self._require(options["weight_decay"] >= 0, "weight_decay", options["weight_decay"], ">= 0")
-
     def _update_parameter(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                           group: dict[str, Any]) -> None:
         lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(beta) for beta in group["betas"])
 
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(data)       # m: running mean of g
-            state["exp_avg_sq"] = np.zeros_like(data)    # v: running mean of g**2
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(data)
-        state["step"] += 1
-        step = state["step"]
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                data *= 1 - lr * weight_decay
-            else:
-                grad = grad + weight_decay * data
-
-        exp_avg *= beta1
-        exp_avg += (1 - beta1) * grad
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        step, exp_avg, exp_avg_sq = self._next_step(state, data)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = np.zeros_like(data)
+        grad = self._prepared_gradient(data, grad, group, lr, weight_decay)
+        self._update_moments(exp_avg, exp_avg_sq, grad, beta1, beta2)
         if group["amsgrad"]:
             second_moment = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
         else:

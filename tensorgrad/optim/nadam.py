@@ -6,12 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, Params
+from .adam import AdamFamily
+from .optimizer import Params
 
 __all__ = ["NAdam"]
 
 
-class NAdam(Optimizer):
+class NAdam(AdamFamily):
     """NAdam, Adam with Nesterov momentum (PyTorch's ``torch.optim.NAdam``; Dozat, 2016).
 
     Update rule at step ``t = 1, 2, ...``, for a parameter ``p`` with gradient
@@ -58,13 +59,7 @@ class NAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _validate_options(self, options: dict[str, Any]) -> None:
-        self._require(options["lr"] >= 0, "lr", options["lr"], ">= 0")
-        self._require(options["eps"] >= 0, "eps", options["eps"], ">= 0")
-        betas = options["betas"]
-        self._require(len(betas) == 2, "betas", betas, "a pair (beta1, beta2)")
-        for i, beta in enumerate(betas):
-            self._require(0 <= beta < 1, f"betas[{i}]", beta, "in [0, 1)")
-        self._require(options["weight_decay"] >= 0, "weight_decay", options["weight_decay"], ">= 0")
+        super()._validate_options(options)
         self._require(options["momentum_decay"] >= 0, "momentum_decay", options["momentum_decay"], ">= 0")
 
     def _update_parameter(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any],
@@ -73,32 +68,17 @@ class NAdam(Optimizer):
         momentum_decay = float(group["momentum_decay"])
         beta1, beta2 = (float(beta) for beta in group["betas"])
 
-        if not state:
-            state["step"] = 0
-            state["mu_product"] = 1.0
-            state["exp_avg"] = np.zeros_like(data)       # m: running mean of g
-            state["exp_avg_sq"] = np.zeros_like(data)    # v: running mean of g**2
-        state["step"] += 1
-        step = state["step"]
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                data *= 1 - lr * weight_decay
-            else:
-                grad = grad + weight_decay * data
+        step, exp_avg, exp_avg_sq = self._next_step(state, data)
+        if step == 1:
+            state["mu_product"] = 1.0  # the product of the momentum schedule mu_1 ... mu_t
+        grad = self._prepared_gradient(data, grad, group, lr, weight_decay)
 
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
         mu_product = state["mu_product"] = state["mu_product"] * mu
         mu_product_next = mu_product * mu_next
 
-        exp_avg *= beta1
-        exp_avg += (1 - beta1) * grad
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        self._update_moments(exp_avg, exp_avg_sq, grad, beta1, beta2)
 
         denominator = np.sqrt(exp_avg_sq / (1 - beta2 ** step)) + eps
         data -= (lr * (1.0 - mu) / (1.0 - mu_product)) * grad / denominator

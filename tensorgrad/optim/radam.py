@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, Params
+from .adam import AdamFamily
+from .optimizer import Params
 
 __all__ = ["RAdam"]
 
 
-class RAdam(Optimizer):
+class RAdam(AdamFamily):
     """RAdam, rectified Adam (PyTorch's ``torch.optim.RAdam``; Liu et al., 2019).
 
     In its first steps Adam divides by a second moment estimated from very few
@@ -57,40 +58,15 @@ class RAdam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
-    def _validate_options(self, options: dict[str, Any]) -> None:
-        self._require(options["lr"] >= 0, "lr", options["lr"], ">= 0")
-        self._require(options["eps"] >= 0, "eps", options["eps"], ">= 0")
-        betas = options["betas"]
-        self._require(len(betas) == 2, "betas", betas, "a pair (beta1, beta2)")
-        for i, beta in enumerate(betas):
-            self._require(0 <= beta < 1, f"betas[{i}]", beta, "in [0, 1)")
-        self._require(options["weight_decay"] >= 0, "weight_decay", options["weight_decay"], ">= 0")
-
     def _update_parameter(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                           group: dict[str, Any]) -> None:
         lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(beta) for beta in group["betas"])
 
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(data)       # m: running mean of g
-            state["exp_avg_sq"] = np.zeros_like(data)    # v: running mean of g**2
-        state["step"] += 1
-        step = state["step"]
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        step, exp_avg, exp_avg_sq = self._next_step(state, data)
+        grad = self._prepared_gradient(data, grad, group, lr, weight_decay)
 
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                data *= 1 - lr * weight_decay
-            else:
-                grad = grad + weight_decay * data
-
-        exp_avg *= beta1
-        exp_avg += (1 - beta1) * grad
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        self._update_moments(exp_avg, exp_avg_sq, grad, beta1, beta2)
 
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
