@@ -32,6 +32,7 @@ from .teaching.gradcheck import GradcheckResult, gradcheck, gradgradcheck
 from .speed import memory, parallel
 from .speed.parallel import get_num_threads, set_num_threads
 from . import data, nn, optim  # noqa: E402  (after the core they build on)
+from . import onnx  # noqa: E402  (tg.onnx.export; imports the onnx package only when called)
 import numpy as _np
 
 # dtypes under PyTorch's names, so that dtype=torch.float32 reads dtype=tg.float32
@@ -55,6 +56,6 @@ __all__ = [
     "log", "log_softmax", "logsumexp", "masked_fill", "matmul", "max", "mean", "min", "multinomial", "norm", "numel",
     "permute", "randint", "relu", "reshape", "scatter_add", "sigmoid", "sin", "softmax", "sort", "split", "sqrt",
     "squeeze", "std", "sum", "tanh", "topk", "transpose", "tril", "triu", "unsqueeze", "var",
-    "from_dlpack", "from_torch", "load_safetensors", "save_safetensors", "to_torch",
+    "onnx", "from_dlpack", "from_torch", "load_safetensors", "save_safetensors", "to_torch",
     "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool_", "long", "double", "half",
 ]

@@ -4,6 +4,7 @@
     tensorgrad train --recipe best-cnn --dataset mnist --data-dir ~/data
     tensorgrad evaluate --checkpoint runs/doc004-sample/model.npz
     tensorgrad predict --checkpoint runs/doc004-sample/model.npz --csv output.csv
+    tensorgrad export --checkpoint runs/doc004-sample/model.npz -o doc004.onnx
     tensorgrad recipes
     tensorgrad audit --lang es                          # the documents' gradient mistakes, in Spanish
 
@@ -171,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--csv", required=True, help="output CSV path")
     data_options(predict, default=None)
     threads_option(predict)
+
+    export = commands.add_parser("export", help="write a saved model as an ONNX file (for onnxruntime and others)")
+    export.add_argument("--checkpoint", required=True)
+    export.add_argument("-o", "--output", required=True, help="output .onnx file")
+    export.add_argument("--opset", type=_positive_int, default=17,
+                        help="the ONNX opset to write (13 or more; default 17)")
+    export.add_argument("--static-batch", action="store_true",
+                        help="fix the batch size at 1 (by default the batch axis is dynamic: any batch size runs)")
 
     commands.add_parser("recipes", help="list the recipes")
 
@@ -425,6 +434,35 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    if Path(args.output).resolve() == Path(args.checkpoint).resolve():
+        raise UsageError(f"-o {args.output!r} is the checkpoint itself: writing the ONNX file would destroy it")
+    try:
+        from tensorgrad.onnx import ExportError, export
+        import onnx  # noqa: F401  (the error below, before the checkpoint is read)
+    except ImportError:
+        raise UsageError('export needs the onnx package: pip install onnx '
+                         '(or pip install "tensorgrad[onnx]")') from None
+
+    recipe, model, input_mean_std, dataset = _load_model(args.checkpoint)
+    example = np.zeros((1, 1, 28, 28) if recipe.images else (1, 28 * 28), np.float32)  # one image of the recipe's shape
+    preprocessing = "pixels/255" + (f", then (x - {input_mean_std[0]:.6g}) / {input_mean_std[1]:.6g}"
+                                    if input_mean_std else "")
+    metadata = {"recipe": recipe.name, "dataset": dataset, "preprocessing": preprocessing,
+                "input_mean_std": json.dumps(list(input_mean_std) if input_mean_std else None)}
+    try:
+        onnx_model = export(model, example, args.output, input_names=["images"], output_names=["logits"],
+                            dynamic_batch=not args.static_batch, opset=args.opset, metadata=metadata)
+    except ExportError as err:
+        raise UsageError(str(err)) from None
+    batch = "1" if args.static_batch else "batch"
+    shape = ", ".join([batch] + [str(n) for n in example.shape[1:]])
+    print(f"wrote {args.output}: recipe {recipe.name}, {len(onnx_model.graph.node)} ONNX nodes, opset {args.opset}; "
+          f"input 'images' ({shape}) float32, output 'logits'")
+    print(f"the model takes the images as the recipe prepared them: {preprocessing}")
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from tensorgrad.teaching.audit import audit_json, format_report, run_audit
 
@@ -483,8 +521,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "recipes": cmd_recipes,
-            "audit": cmd_audit, "graph": cmd_graph, "trace": cmd_trace}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export,
+            "recipes": cmd_recipes, "audit": cmd_audit, "graph": cmd_graph, "trace": cmd_trace}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

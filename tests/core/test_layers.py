@@ -19,7 +19,7 @@ LAYERS = [
     ("tensorgrad.tensor", 3), ("tensorgrad.creation", 3), ("tensorgrad.functions", 3),
     ("tensorgrad.numpy_protocol", 3),
     ("tensorgrad.nn", 4), ("tensorgrad.optim", 4), ("tensorgrad.data", 4),
-    ("tensorgrad.teaching", 5),
+    ("tensorgrad.teaching", 5), ("tensorgrad.onnx", 5),
     ("tensorgrad.training", 6), ("tensorgrad.interop", 6),
     ("tensorgrad.__main__", 7), ("tensorgrad", 7),  # the package's __init__: the public API, on top
 ]
