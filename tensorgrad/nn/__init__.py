@@ -10,7 +10,8 @@ from .embedding import Dropout2d, Embedding
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .layers import (
-    GELU, AvgPool2d, BCELoss, BCEWithLogitsLoss, Conv1d, Conv2d, ConvTranspose2d, CrossEntropyLoss, Dropout, Flatten, Linear,
+    GELU, AvgPool2d, BCELoss, BCEWithLogitsLoss, Conv1d, Conv2d, ConvTranspose2d, HuberLoss, KLDivLoss, L1Loss,
+    SmoothL1Loss, CrossEntropyLoss, Dropout, Flatten, Linear,
     LogSoftmax, MaxPool2d, MSELoss, NLLLoss, ReLU, Sigmoid, Softmax, Tanh,
 )
 from .module import Module, ModuleDict, ModuleList, Parameter, ParameterList, Sequential
@@ -22,5 +23,5 @@ __all__ = [
     "utils", "ModuleDict", "ParameterList", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
     "Embedding", "Dropout2d", "Identity", "LeakyReLU", "ELU", "SiLU", "Softplus", "Mish",
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MultiheadAttention", "RNNCell", "LSTMCell", "GRUCell",
-    "RNN", "LSTM", "GRU", "Conv1d", "ConvTranspose2d",
+    "RNN", "LSTM", "GRU", "Conv1d", "ConvTranspose2d", "L1Loss", "HuberLoss", "SmoothL1Loss", "KLDivLoss",
 ]

@@ -4,13 +4,19 @@ Axis arguments accept NumPy's ``axis=`` and PyTorch's ``dim=`` alike.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
+from ..ops._args import check_floating
 from ..ops.conv import Conv2d
-from ..ops.elementwise import Dropout, Gelu, Relu, Sigmoid, Softplus, Tanh
-from ..ops.losses import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropy
+from ..ops.elementwise import Dropout, Gelu, Relu, Sigmoid, Softplus, Tanh, Where
+from ..ops.losses import (
+    REDUCTIONS, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, ClassLabels, CrossEntropy, check_class_weight,
+    check_ignore_index, check_reduction, log_likelihood_loss, reduced,
+)
 from ..ops.matmul import Linear
 from ..ops.pool import AvgPool2d, MaxPool2d
 from ..ops.softmax import LogSoftmax, Softmax
@@ -20,7 +26,7 @@ from ..tensor import DEFAULT_DTYPE, Tensor
 __all__ = [
     "relu", "sigmoid", "tanh", "gelu", "softplus", "softmax", "log_softmax", "linear", "conv2d", "max_pool2d",
     "avg_pool2d", "dropout", "one_hot", "cross_entropy", "nll_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "mse_loss",
+    "binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "kl_div",
 ]
 
 
@@ -135,76 +141,180 @@ def _target_array(target: Any) -> np.ndarray:
     return target.data if isinstance(target, Tensor) else np.asarray(target)
 
 
-def _target_constant(target: Any) -> Tensor:
-    """A loss's target as a constant Tensor (no grad). Made here, directly: the op's generic wrapping
-    of non-Tensor inputs costs more, on every training step."""
-    return Tensor._from_op(_target_array(target), None)
+def _target_input(target: Any) -> Tensor:
+    """A loss's target as an op input: a Tensor as it is (one that requires a gradient gets one),
+    anything else a constant Tensor. Made here, directly: the op's generic wrapping of non-Tensor
+    inputs costs more, on every training step."""
+    return target if isinstance(target, Tensor) else Tensor._from_op(np.asarray(target), None)
 
 
-def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Cross-entropy of (N, C) logits against integer labels (N,) or one-hot / probability targets
-    (N, C): log-softmax and the negative log-likelihood fused in one stable op. The logits must
-    be floating point; labels must be in [0, C).
+def _weight_array(weight: Any) -> np.ndarray | None:
+    """A loss's weight (class weights, element weights, pos_weight) as an array: a constant."""
+    if weight is None:
+        return None
+    return weight.data if isinstance(weight, Tensor) else np.asarray(weight)
 
+
+def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,  # noqa: A002
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of logits against class labels or probabilities: log-softmax and the negative
+    log-likelihood fused in one stable op, as PyTorch's ``F.cross_entropy``.
+
+    The input is (N, C) logits, (N, C, d1, ...) (the class axis is 1: a loss per position, as a
+    segmentation), or (C,) for one sample; floating point. The target is integer class labels of
+    the input's shape without the class axis ((N,), (N, d1, ...), or ()), in [0, C); or
+    probabilities (one-hot or soft) of the input's shape, floats, which get a gradient when the
+    target requires one.
+
+    ``weight``: (C,) per-class weights (a constant), multiplying each sample's loss by its class's
+    weight; with labels, "mean" then divides by the sum of the weights of the labels, as PyTorch.
+    ``ignore_index``: samples with this label count neither in the sum nor in the mean (default
+    -100; labels only). ``label_smoothing`` ε in [0, 1]: the target becomes (1 − ε)·target + ε/C.
     ``reduction``: "mean" (the default: the mean over samples), "sum", or "none" (one loss per
-    sample, to weight or inspect them)."""
-    return CrossEntropy.apply(input, _target_constant(target), reduction=reduction)
+    sample, in the shape of the labels, to weight or inspect them). A mean over no samples (all
+    of them ignored) is NaN, as PyTorch."""
+    return CrossEntropy.apply(input, _target_input(target), reduction=reduction, weight=_weight_array(weight),
+                              ignore_index=ignore_index, label_smoothing=label_smoothing)
 
 
-def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Negative log-likelihood of (N, C) log-probabilities (e.g. from log_softmax) at integer
-    labels (N,) in [0, C).
+def nll_loss(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,  # noqa: A002
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities (e.g. from log_softmax) at integer labels, as
+    PyTorch's ``F.nll_loss``: input (N, C), (N, C, d1, ...) or (C,), labels of its shape without the
+    class axis 1, in [0, C). Written with tensorgrad's ops (a pick with gather, a sum).
 
-    ``reduction``: "mean" (the default: the mean over samples), "sum", or "none" (one loss per
-    sample, to weight or inspect them)."""
-    labels = _target_array(target)
+    ``weight``: (C,) per-class weights ("mean" divides by the sum of the weights of the labels);
+    ``ignore_index``: samples with this label count neither in the sum nor in the mean (default
+    -100). ``reduction``: "mean" (the default: the mean over samples), "sum", or "none" (one loss
+    per sample, to weight or inspect them)."""
     logp = input if isinstance(input, Tensor) else Tensor._from_op(np.asarray(input), None)
-    if logp.ndim != 2 or labels.shape != (logp.shape[0],) or labels.dtype.kind not in "iu":
-        raise ValueError(f"nll_loss: expects (N, C) log-probabilities and (N,) integer labels, got "
-                         f"input {logp.shape} and target {labels.shape} {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= logp.shape[1]):
-        raise ValueError(f"nll_loss: target labels must be in [0, {logp.shape[1]}), got {labels.min()} to {labels.max()}")
-    picked = -logp[np.arange(len(labels)), labels]
-    return _apply_reduction("nll_loss", picked, reduction)
+    labels = _target_array(target)
+    check_reduction("nll_loss", reduction)
+    check_ignore_index("nll_loss", ignore_index)
+    if logp.ndim == 0 or labels.dtype.kind not in "iu":
+        raise InputError(f"nll_loss: expects (N, C) (or (N, C, d1, ...), or (C,)) log-probabilities and integer "
+                         f"class labels, got input {logp.shape} and target {labels.shape} {labels.dtype}")
+    check_floating("nll_loss", "input (log-probabilities)", logp.data)
+    class_weight = check_class_weight("nll_loss", _weight_array(weight), logp.shape, logp.dtype)
+    return log_likelihood_loss(logp, ClassLabels("nll_loss", logp.shape, labels, class_weight, ignore_index), reduction)
 
 
-def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """−[t·log p + (1−t)·log(1−p)] for probabilities p and targets t in [0, 1], of the same
-    shape (logs clamped at −100, as PyTorch).
+def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """−w·[t·log p + (1−t)·log(1−p)] for probabilities p and targets t in [0, 1], of the same
+    shape (logs clamped at −100, as PyTorch). A target that requires a gradient gets one.
 
-    ``reduction``: "mean" (the default: the mean over samples), "sum", or "none" (one loss per
-    sample, to weight or inspect them)."""
-    return BinaryCrossEntropy.apply(input, _target_constant(target), reduction=reduction)
+    ``weight``: a constant that multiplies each element's loss, broadcast to the input's shape.
+    ``reduction``: "mean" (the default: the mean over all elements), "sum", or "none" (one loss
+    per element, to weight or inspect them)."""
+    return BinaryCrossEntropy.apply(input, _target_input(target), reduction=reduction, weight=_weight_array(weight))
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Binary cross-entropy of logits z against targets t of the same shape, computed as
-    max(z, 0) − z·t + log(1 + e^−|z|): no overflow, and no sigmoid layer needed.
+def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, *,  # noqa: A002
+                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+    """Binary cross-entropy of logits z against targets t of the same shape,
+    −w·[pw·t·log σ(z) + (1−t)·log(1 − σ(z))], computed without overflow for any z (no sigmoid
+    layer needed). A target that requires a gradient gets one.
 
-    ``reduction``: "mean" (the default: the mean over samples), "sum", or "none" (one loss per
-    sample, to weight or inspect them)."""
-    return BinaryCrossEntropyWithLogits.apply(input, _target_constant(target), reduction=reduction)
+    ``weight``: a constant that multiplies each element's loss, broadcast to the input's shape.
+    ``pos_weight``: pw, the weight of the positive term, broadcast along the last axis (one per
+    class: more than 1 to favour recall); default 1. ``reduction``: "mean" (the default: the mean
+    over all elements), "sum", or "none" (one loss per element)."""
+    return BinaryCrossEntropyWithLogits.apply(input, _target_input(target), reduction=reduction,
+                                              weight=_weight_array(weight), pos_weight=_weight_array(pos_weight))
+
+
+def _regression_pair(op: str, input: Any, target: Any, reduction: str,  # noqa: A002
+                     reductions: tuple[str, ...] = REDUCTIONS) -> tuple[Tensor, Tensor]:
+    """A loss's input and target, checked: the same shape (no broadcasting, unlike PyTorch, which
+    only warns), a floating-point input. A target that requires a gradient keeps its graph; any
+    other is a constant in the input's dtype."""
+    check_reduction(op, reduction, reductions)
+    x = input if isinstance(input, Tensor) else Tensor._from_op(np.asarray(input), None)
+    if isinstance(target, Tensor) and target.requires_grad:
+        t = target
+    else:
+        array = _target_array(target)
+        t = Tensor._from_op(array.astype(x.dtype, copy=False) if array.dtype.kind in "iufb" else array, None)
+    if x.shape != t.shape:
+        raise InputError(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
+    check_floating(op, "input", x.data)
+    return x, t
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Absolute error |x − t| of input and target of the same shape (no broadcasting, unlike
+    PyTorch, which only warns); its gradient is sign(x − t), 0 where x = t, as PyTorch.
+
+    ``reduction``: "mean" (the default: the mean over all elements), "sum", or "none"."""
+    x, t = _regression_pair("l1_loss", input, target, reduction)
+    return reduced((x - t).abs(), reduction)
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Squared error (x − t)² of input and target of the same shape (no broadcasting, unlike
-    PyTorch, which only warns).
+    PyTorch, which only warns). A target that requires a gradient gets one, as the input.
 
     ``reduction``: "mean" (the default: the mean over samples), "sum", or "none" (one loss per
     sample, to weight or inspect them)."""
-    x = input if isinstance(input, Tensor) else Tensor._from_op(np.asarray(input), None)
-    t = _target_array(target)
-    if x.shape != t.shape:
-        raise ValueError(f"mse_loss: input shape {x.shape} and target shape {t.shape} differ")
+    x, t = _regression_pair("mse_loss", input, target, reduction)
     diff = x - t
-    return _apply_reduction("mse_loss", diff * diff, reduction)
+    return reduced(diff * diff, reduction)
 
 
-def _apply_reduction(op: str, losses: Tensor, reduction: str) -> Tensor:
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:  # noqa: A002
+    """Huber loss of input and target of the same shape, with d = x − t: ½d² where |d| < delta,
+    delta·(|d| − ½delta) elsewhere (squared near 0, linear for outliers). ``delta`` > 0.
+
+    ``reduction``: "mean" (the default: the mean over all elements), "sum", or "none"."""
+    x, t = _regression_pair("huber_loss", input, target, reduction)
+    if not delta > 0:
+        raise InputError(f"huber_loss: delta must be positive, got {delta}")
+    delta = float(delta)  # (a NumPy float64 would promote a float32 loss)
+    diff = x - t
+    size = diff.abs()
+    losses = Where.apply(size.data < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
+    return reduced(losses, reduction)
+
+
+def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:  # noqa: A002
+    """Smooth L1 loss of input and target of the same shape, with d = x − t: ½d²/beta where
+    |d| < beta, |d| − ½beta elsewhere: huber_loss(delta=beta)/beta. ``beta`` >= 0; beta = 0 is
+    l1_loss, as PyTorch.
+
+    ``reduction``: "mean" (the default: the mean over all elements), "sum", or "none"."""
+    x, t = _regression_pair("smooth_l1_loss", input, target, reduction)
+    if not beta >= 0:
+        raise InputError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    beta = float(beta)
+    diff = x - t
+    size = diff.abs()
+    if beta == 0:
+        return reduced(size, reduction)
+    losses = Where.apply(size.data < beta, diff * diff * (0.5 / beta), size - 0.5 * beta)
+    return reduced(losses, reduction)
+
+
+def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Tensor:  # noqa: A002
+    """The Kullback-Leibler divergence of ``target`` from the distribution whose log-probabilities
+    are ``input`` (of the same shape), element by element, as PyTorch's ``F.kl_div``:
+    t·(log t − x), 0 where t = 0; with ``log_target=True`` the target is log-probabilities too,
+    eᵗ·(t − x). A target that requires a gradient gets one.
+
+    ``reduction``: "batchmean" (the sum divided by the batch size, input.shape[0]: the KL
+    divergence per sample, what you usually want), "sum", "none", or "mean" (the default, as
+    PyTorch's: the mean over all elements, which divides by the number of classes too; it warns,
+    as PyTorch's does)."""
+    x, t = _regression_pair("kl_div", input, target, reduction, REDUCTIONS + ("batchmean",))
     if reduction == "mean":
-        return losses.mean()
-    if reduction == "sum":
-        return losses.sum()
-    if reduction == "none":
-        return losses
-    raise ValueError(f"{op}: reduction must be one of ('mean', 'sum', 'none'), got {reduction!r}")
+        warnings.warn("kl_div: reduction='mean' divides the total loss by both the batch size and the support "
+                      "size; 'batchmean' divides by the batch size only, which is the KL divergence (PyTorch "
+                      "warns the same)", UserWarning, stacklevel=2)
+    if log_target:
+        losses = t.exp() * (t - x)
+    else:  # t·log t with 0·log 0 = 0: log of 1 where t = 0 (a negative t gives NaN, as PyTorch)
+        with np.errstate(invalid="ignore"):
+            losses = t * t.masked_fill(t.data == 0, 1.0).log() - t * x
+    if reduction == "batchmean":
+        total = losses.sum()
+        return total / float(x.shape[0]) if x.ndim else total
+    return reduced(losses, reduction)

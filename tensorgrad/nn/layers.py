@@ -16,7 +16,8 @@ from .module import Module, Parameter
 __all__ = [
     "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout", "ReLU", "Sigmoid", "Tanh",
     "GELU", "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss",
-    "BCEWithLogitsLoss",
+    "BCEWithLogitsLoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", "Conv1d", "ConvTranspose2d",
+    "convolve",
 ]
 
 
@@ -401,10 +402,9 @@ class _Loss(Module):
         if isinstance(value, (str, bytes)):
             raise TypeError(f"{type(self).__name__}: {name} is an array of weights, got {value!r} (give the "
                             f"reduction by name: reduction={value!r})")
+        if isinstance(value, (np.ndarray, list, tuple)) and np.asarray(value).dtype.kind not in "iuf":
+            raise TypeError(f"{type(self).__name__}: {name} must hold real numbers, got dtype {np.asarray(value).dtype}")
         self.register_buffer(name, value)
-        buffer = getattr(self, name)
-        if buffer is not None and buffer.dtype.kind not in "iuf":
-            raise TypeError(f"{type(self).__name__}: {name} must hold real numbers, got dtype {buffer.dtype}")
 
 
 class CrossEntropyLoss(_Loss):
