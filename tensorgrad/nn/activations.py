@@ -8,6 +8,7 @@ from typing import Any
 
 from ..ops.elementwise import Softplus as SoftplusOp
 from ..tensor import Tensor, where
+from . import functional as F
 from .module import Module
 
 __all__ = ["Identity", "LeakyReLU", "ELU", "SiLU", "Softplus", "Mish"]
@@ -35,8 +36,7 @@ class LeakyReLU(Module):
         self.negative_slope = negative_slope
 
     def forward(self, x: Any) -> Tensor:
-        x = _tensor(x)
-        return where(x.data > 0, x, x * self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -50,10 +50,7 @@ class ELU(Module):
         self.alpha = alpha
 
     def forward(self, x: Any) -> Tensor:
-        x = _tensor(x)
-        negative = x.data <= 0
-        # exp of the negative part only: eˣ of a large positive x would overflow in the branch not taken
-        return where(negative, (x * negative).exp() * self.alpha - self.alpha, x)
+        return F.elu(x, self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -63,8 +60,7 @@ class SiLU(Module):
     """x·σ(x) (swish)."""
 
     def forward(self, x: Any) -> Tensor:
-        x = _tensor(x)
-        return x * x.sigmoid()
+        return F.silu(x)
 
 
 class Softplus(Module):
@@ -87,5 +83,4 @@ class Mish(Module):
     """x·tanh(softplus(x))."""
 
     def forward(self, x: Any) -> Tensor:
-        x = _tensor(x)
-        return x * SoftplusOp.apply(x).tanh()
+        return F.mish(x)

@@ -1,4 +1,4 @@
-"""Attention: ``scaled_dot_product_attention`` (also ``F.scaled_dot_product_attention``) and
+"""Attention: ``F.scaled_dot_product_attention`` (also importable from here) and
 ``MultiheadAttention``, with PyTorch's arguments, parameter names and masks.
 
 softmax(q·kᵀ/√d + mask)·v, written with tensor ops, so its gradient (and the softmax's coupling
@@ -14,37 +14,11 @@ import numpy as np
 from ..creation import default_rng
 from ..tensor import Tensor
 from . import functional as F
+from .functional import scaled_dot_product_attention
 from .layers import Linear
 from .module import Module, Parameter
 
 __all__ = ["scaled_dot_product_attention", "MultiheadAttention"]
-
-
-def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Any = None,
-                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
-                                 training: bool = True) -> Tensor:
-    """softmax(q·kᵀ·scale + mask)·v over the last two axes (…, L, E) × (…, S, E) → (…, L, Ev).
-
-    ``attn_mask``: a boolean mask (True = may attend, as PyTorch) or a float mask added to the
-    scores, broadcasting to (…, L, S); ``is_causal``: each position attends to itself and the
-    ones before it (a GPT block); ``scale`` defaults to 1/√E."""
-    if is_causal and attn_mask is not None:
-        raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both (as PyTorch)")
-    d = query.shape[-1]
-    scores = (query @ key.transpose(-2, -1)) * (1.0 / math.sqrt(d) if scale is None else scale)
-    L, S = scores.shape[-2], scores.shape[-1]
-    if is_causal:
-        attn_mask = np.tril(np.ones((L, S), dtype=bool))
-    if attn_mask is not None:
-        mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
-        if mask.dtype == bool:
-            scores = scores.masked_fill(np.broadcast_to(~mask, scores.shape), float("-inf"))
-        else:
-            scores = scores + mask
-    weights = scores.softmax(dim=-1)
-    if dropout_p:
-        weights = F.dropout(weights, dropout_p, training)
-    return weights @ value
 
 
 class MultiheadAttention(Module):

@@ -24,6 +24,7 @@ from ..creation import default_rng
 from ..tensor import DEFAULT_DTYPE, Tensor
 
 __all__ = [
+    "leaky_relu", "elu", "silu", "mish", "layer_norm", "embedding", "scaled_dot_product_attention",
     "relu", "sigmoid", "tanh", "gelu", "softplus", "softmax", "log_softmax", "linear", "conv2d", "max_pool2d",
     "avg_pool2d", "dropout", "one_hot", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "kl_div",
@@ -318,3 +319,78 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
         total = losses.sum()
         return total / float(x.shape[0]) if x.ndim else total
     return reduced(losses, reduction)
+
+
+# ------------------------------------------------------------- the courses after the documents
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, ``negative_slope``·x otherwise."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    return Where.apply(x.data > 0, x, x * negative_slope)
+
+
+def elu(x: Any, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, α·(eˣ − 1) otherwise."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    negative = x.data <= 0
+    # eˣ of the negative part only: eˣ of a large positive x would overflow in the branch not taken
+    return Where.apply(negative, (x * negative).exp() * alpha - alpha, x)
+
+
+def silu(x: Any) -> Tensor:
+    """x·σ(x) (swish)."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    return x * x.sigmoid()
+
+
+def mish(x: Any) -> Tensor:
+    """x·tanh(softplus(x))."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    return x * Softplus.apply(x).tanh()
+
+
+def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """Normalize over the last ``len(normalized_shape)`` axes (mean 0, variance 1, the biased
+    variance as PyTorch), then ``·weight + bias`` if given."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    k = len((normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape))
+    axes = tuple(range(x.ndim - k, x.ndim))
+    centered = x - x.mean(axis=axes, keepdims=True)
+    normalized = centered / ((centered * centered).mean(axis=axes, keepdims=True) + eps).sqrt()
+    if weight is not None:
+        normalized = normalized * weight
+    return normalized if bias is None else normalized + bias
+
+
+def embedding(indices: Any, weight: Tensor) -> Tensor:
+    """The rows of ``weight`` at the integer ``indices``: ``weight[indices]`` (repeated rows'
+    gradients add up)."""
+    index = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {index.dtype}")
+    return weight[index]
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Any = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+                                 training: bool = True) -> Tensor:
+    """softmax(q·kᵀ·scale + mask)·v over the last two axes (…, L, E) × (…, S, E) → (…, L, Ev).
+
+    ``attn_mask``: a boolean mask (True = may attend, as PyTorch) or a float mask added to the
+    scores, broadcasting to (…, L, S); ``is_causal``: each position attends to itself and the
+    ones before it (a GPT block); ``scale`` defaults to 1/√E."""
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both (as PyTorch)")
+    scores = (query @ key.transpose(-2, -1)) * (1.0 / np.sqrt(query.shape[-1]) if scale is None else scale)
+    L, S = scores.shape[-2], scores.shape[-1]
+    if is_causal:
+        attn_mask = np.tril(np.ones((L, S), dtype=bool))
+    if attn_mask is not None:
+        mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
+        if mask.dtype == bool:
+            scores = scores.masked_fill(np.broadcast_to(~mask, scores.shape), float("-inf"))
+        else:
+            scores = scores + mask
+    weights = scores.softmax(dim=-1)
+    if dropout_p:
+        weights = dropout(weights, dropout_p, training)
+    return weights @ value

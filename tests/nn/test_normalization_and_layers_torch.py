@@ -247,3 +247,34 @@ def test_makemore_mlp_with_batchnorm_trains_as_in_pytorch():
     with tg.no_grad(), torch.no_grad():
         logits = ours(tg.tensor(X[:5])).data
         np.testing.assert_allclose(logits, theirs(torch.tensor(X[:5])).numpy(), rtol=1e-8)
+
+
+FUNCTIONS = {
+    "leaky_relu": (lambda x: F.leaky_relu(x, 0.1), lambda x: torch.nn.functional.leaky_relu(x, 0.1)),
+    "elu": (lambda x: F.elu(x, 0.7), lambda x: torch.nn.functional.elu(x, 0.7)),
+    "silu": (F.silu, torch.nn.functional.silu),
+    "mish": (F.mish, torch.nn.functional.mish),
+    "layer_norm": (lambda x: F.layer_norm(x, (6,), tg.tensor(np.linspace(0.5, 1.5, 6)), tg.tensor(np.ones(6))),
+                   lambda x: torch.nn.functional.layer_norm(x, (6,), torch.tensor(np.linspace(0.5, 1.5, 6)),
+                                                            torch.ones(6, dtype=torch.float64))),
+}
+
+
+@pytest.mark.parametrize("ours, theirs", FUNCTIONS.values(), ids=list(FUNCTIONS))
+def test_the_functional_spellings_match_pytorch(ours, theirs):
+    x = RNG.standard_normal((4, 6)) * 3
+    xo, xt = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, out_t = ours(xo), theirs(xt)
+    np.testing.assert_allclose(out.data, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    w = RNG.standard_normal(out.shape)
+    (out * w).sum().backward()
+    (out_t * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(xo.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_functional_embedding_is_a_row_lookup():
+    weight = tg.tensor(RNG.standard_normal((5, 3)), requires_grad=True)
+    out = F.embedding(tg.tensor([[4, 0, 4]]), weight)
+    np.testing.assert_array_equal(out.data, weight.data[[[4, 0, 4]]])
+    out.sum().backward()
+    np.testing.assert_array_equal(weight.grad[:, 0], [1, 0, 0, 0, 2])
