@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", help="continue from a model.npz written by an earlier (interrupted) run")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--no-plots", action="store_true", help="do not draw plots")
+    train.add_argument("--safetensors", action="store_true",
+                       help="also write the trained weights as model.safetensors (for PyTorch, JAX, Hugging Face)")
     threads_option(train)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy and classification report of a saved model")
@@ -293,7 +295,8 @@ def _output_folder(path: str) -> Path:
     return out
 
 
-RUN_FILES = ("model.npz", "history.json", "metrics.json", "history.png", "confusion_matrix.png", "predictions.png")
+RUN_FILES = ("model.npz", "model.safetensors", "history.json", "metrics.json", "history.png", "confusion_matrix.png",
+             "predictions.png")
 
 
 def _clear_earlier_run(out: Path) -> None:
@@ -356,8 +359,14 @@ def _train_and_report(args: argparse.Namespace, recipe: Any, model: Any, data: A
                                                   "report": report}, indent=2))
     if not args.no_plots:
         _plots(out, history, labels, predicted, data.x_test, model)
+    if args.safetensors:  # the weights alone, with what the model expects as input
+        from tensorgrad.interop import save_safetensors
+        save_safetensors(model.state_dict(), str(out / "model.safetensors"),
+                         metadata={"recipe": recipe.name, "input_mean_std": json.dumps(
+                             None if data.input_mean_std is None else [float(v) for v in data.input_mean_std])})
     print(f"test accuracy {test['accuracy']:.4f}  (loss {test['loss']:.4f}, {len(data.x_test)} images)")
-    print(f"saved {out}/model.npz, history.json, metrics.json" + ("" if args.no_plots else " and plots"))
+    print(f"saved {out}/model.npz, history.json, metrics.json" + (", model.safetensors" if args.safetensors else "")
+          + ("" if args.no_plots else " and plots"))
     return 0
 
 

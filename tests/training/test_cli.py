@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+import tensorgrad as tg
 from tensorgrad.training.checkpoint import load_checkpoint
 from tensorgrad.training.cli import main
 
@@ -44,15 +45,18 @@ def test_document_003s_cnn_can_be_trained_exactly_as_the_document_ran_it():
 def test_train_evaluate_predict_round_trip(tmp_path, capsys):
     out_dir = tmp_path / "run"
     status, out, _ = run(capsys, "train", "--recipe", "best-mlp", "--epochs", "1", "--no-progress",
-                         "--out", str(out_dir), "--seed", "3")
+                         "--out", str(out_dir), "--seed", "3", "--safetensors")
     assert status == 0
-    assert "test accuracy" in out
+    assert "test accuracy" in out and "model.safetensors" in out
     metrics = json.loads((out_dir / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.85  # one epoch on the 10,000-image sample
     history = json.loads((out_dir / "history.json").read_text())
     assert len(history["loss"]) == 1 and "val_accuracy" in history
     arrays, meta = load_checkpoint(out_dir / "model.npz")
     assert meta["recipe"] == "best-mlp" and "model.0.weight" in arrays
+    weights, header = tg.load_safetensors(str(out_dir / "model.safetensors"), with_metadata=True)
+    assert header["recipe"] == "best-mlp" and set(weights) == {k[len("model."):] for k in arrays if k.startswith("model.")}
+    np.testing.assert_array_equal(weights["0.weight"], arrays["model.0.weight"])
     for plot in ("history.png", "confusion_matrix.png", "predictions.png"):
         assert (out_dir / plot).stat().st_size > 1000
 
