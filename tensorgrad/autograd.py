@@ -164,6 +164,7 @@ class Function:
     fused: tuple[str, ...] = ()  # the ops this one node computes, when it fuses several ("linear", "relu")
     input_names: tuple[str, ...] = ()
     output_hooks: list = []  # hooks on the output's gradient (Tensor.register_hook); per node when set
+    module_calls: tuple = ()  # (module, its inputs) of each nn.Module call whose output this node made
     #: For gradients of gradients (create_graph=True), an op whose backward cannot run on Tensors
     #: (threads, in-place buffers) or saved values computed from its inputs defines
     #: ``composite(self, *inputs)``: the same function written with simpler tensorgrad ops.

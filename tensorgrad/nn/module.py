@@ -117,8 +117,16 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if "_hooks" not in self.__dict__:  # (no hook was ever registered: the common case)
-            return self.forward(*args, **kwargs)
-        return self._call_with_hooks(self.__dict__["_hooks"], args, kwargs)
+            output = self.forward(*args, **kwargs)
+        else:
+            output = self._call_with_hooks(self.__dict__["_hooks"], args, kwargs)
+        # the node that made the output remembers which module call it ends, and that call's inputs,
+        # so that tg.draw(collapse="module") can fold a module's ops (a BatchNorm, an attention) into one box
+        first = output[0] if type(output) is tuple and output else output
+        node = getattr(first, "grad_fn", None)
+        if node is not None:
+            node.module_calls = (*node.module_calls, (self, args))
+        return output
 
     # --------------------------------------------------------------------------------- hooks
     def register_forward_pre_hook(self, hook: Callable[["Module", tuple], Any]) -> RemovableHandle:

@@ -247,6 +247,66 @@ class _Fold:
         return f"× {self.repeats} more {what}\n({', '.join(hidden)} not drawn: fold=False draws them)"
 
 
+@dataclass
+class _ModuleFold(_Fold):
+    """The ops of one module call (a BatchNorm, an attention), drawn as one box (collapse="module")."""
+
+    title: str = ""
+
+    def label(self) -> str:
+        hidden = [f"{len(self.nodes)} ops"]
+        for count, kind in ((self.hidden_parameters, "parameter"), (self.hidden_constants, "constant")):
+            if count:
+                hidden.append(f"{count} {kind}{'s' if count > 1 else ''}")
+        return f"{self.title}\n({', '.join(hidden)} inside: collapse=None draws them)"
+
+
+def _module_folds(nodes: list[Any], outputs: dict[int, Tensor], params: Any) -> list[_ModuleFold]:
+    """For collapse="module": each call of a module of ``params`` that made several ops, as one box.
+    Its ops are those from the call's output back to its inputs (the walk stops there and at
+    leaves); a call inside another folded call is part of the outer box."""
+    paths = {id(module): path for path, module in params.named_modules()}
+    shown = {id(n) for n in nodes}
+    folds: list[_ModuleFold] = []
+    taken: set[int] = set()
+    calls = [(node, module, args) for node in nodes for module, args in node.module_calls if id(module) in paths]
+    calls.sort(key=lambda call: paths[id(call[1])].count("."))  # outer modules first
+    for end, module, args in calls:
+        if id(end) in taken or type(module).__name__ in ("Sequential", "ModuleList", "ModuleDict") or module is params:
+            continue
+        inputs = {id(a) for a in args if isinstance(a, Tensor)}
+        block, leaves, inner, stack, seen = [], [], set(), [end], set()
+        while stack:  # iterative walk from the call's output node back to its inputs
+            node = stack.pop()
+            if id(node) in seen or id(node) not in shown:
+                continue
+            seen.add(id(node))
+            block.append(node)
+            for t in node.inputs:
+                if id(t) in inputs:
+                    continue
+                if t.grad_fn is None:
+                    leaves.append(t)
+                else:
+                    inner.add(id(t))
+                    stack.append(t.grad_fn)
+        if len(block) < 2 or any(id(n) in taken for n in block):
+            continue  # one op is drawn as it is; overlapping blocks are left to the outer one
+        taken.update(id(n) for n in block)
+        first_input = next((a for a in args if isinstance(a, Tensor)), None)
+        unique_leaves = list({id(t): t for t in leaves}.values())
+        fold = _ModuleFold(nodes=block[::-1], block=[type(module).__name__], repeats=1,
+                           input=first_input if first_input is not None else unique_leaves[0],
+                           output=outputs[id(end)], leaves=[t for t in unique_leaves if t is not first_input],
+                           title=f"{paths[id(module)]}: {type(module).__name__}\n{module.extra_repr()}")
+        fold.hidden = inner | {id(t) for t in unique_leaves}
+        fold.hidden_parameters = sum(t.requires_grad for t in unique_leaves)
+        fold.hidden_constants = len(unique_leaves) - fold.hidden_parameters
+        fold.leaves = []  # the module's own leaves are inside the box
+        folds.append(fold)
+    return folds
+
+
 def _signature(node: Any, output: Tensor) -> tuple:
     """What makes two ops 'the same' for folding: the op, the shape and dtype of each input and of
     the output, and which inputs are parameters (not the values). The data a first layer takes
@@ -538,7 +598,9 @@ def draw(
         show_data: show each tensor's values (small tensors) or a summary (large ones).
         show_grad: show each tensor's gradient, the same way.
         show_formulas: print each op's derivative rule.
-        collapse: ``"module"`` folds each module of ``params`` into one node (hides its parameters).
+        collapse: ``"module"``: each module of ``params`` drawn as one node: a layer of one op as
+            that op with its parameters hidden, a module of several ops (a BatchNorm, a LayerNorm,
+            an attention, an LSTM step) as one box saying how many ops it holds.
         rankdir: graph direction, "TB" (top to bottom) or "LR" (left to right); None (default)
             picks the one that fits a screen best: TB for deep chains, LR for shallow wide graphs.
         trace: a ``tg.trace`` record of the backward pass, to show its gradients and frames.
@@ -574,7 +636,10 @@ def draw(
     outputs = {id(t.grad_fn): t for t in tensors if t.grad_fn is not None}
     progress = _Progress(trace, step, users)
     root_ids = {id(r) for r in roots}
-    folds = _find_folds(nodes, outputs, users, root_ids) if fold else []
+    module_folds = _module_folds(nodes, outputs, params) if collapse == "module" else []
+    in_module_fold = {id(n) for f in module_folds for n in f.nodes}
+    folds = module_folds + ([f for f in _find_folds(nodes, outputs, users, root_ids)
+                             if not any(id(n) in in_module_fold for n in f.nodes)] if fold else [])
 
     # 1. What is drawn: the tensors and ops not folded away, and the arrows between them.
     in_module = {id(t) for t in tensors if collapse == "module" and id(t) in owners}  # parameters

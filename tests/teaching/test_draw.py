@@ -379,3 +379,27 @@ def test_play_backprop_refuses_too_many_frames():
         y.sum().backward()
     with pytest.raises(ValueError, match=r"301 frames is too many.*steps=range\(1, 302, 2\)"):
         frames_module.play_backprop(y.sum(), tr)
+
+
+def test_collapse_module_folds_a_batchnorm_and_an_attention_into_one_box_each():
+    import tensorgrad.nn.functional as F
+    tg.manual_seed(0)
+    model = tg.nn.Sequential(tg.nn.Linear(6, 8), tg.nn.BatchNorm1d(8), tg.nn.Tanh(), tg.nn.Linear(8, 3))
+    loss = F.cross_entropy(model(tg.randn(5, 6)), np.array([0, 1, 2, 0, 1]))
+    full = tg.draw(loss, params=model).source
+    folded = tg.draw(loss, params=model, collapse="module").source
+    assert 'label="sqrt' in full and 'label="sqrt' not in folded and 'label="mean' not in folded  # inside the box
+    assert "1: BatchNorm1d" in folded and "11 ops, 2 parameters, 1 constant inside" in folded
+    assert "0: Linear" in folded and "tanh" in folded  # one-op modules stay ops
+
+    class Block(tg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn, self.ln = tg.nn.MultiheadAttention(4, 2), tg.nn.LayerNorm(4)
+
+        def forward(self, x):
+            return self.ln(x + self.attn(x, x, x, need_weights=False)[0])
+
+    block = Block()
+    source = tg.draw(block(tg.randn(3, 2, 4)).sum(), params=block, collapse="module").source
+    assert "attn: MultiheadAttention" in source and "ln: LayerNorm" in source and 'label="softmax' not in source
