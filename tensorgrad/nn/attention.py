@@ -44,6 +44,14 @@ class MultiheadAttention(Module):
     def forward(self, query: Any, key: Any, value: Any, key_padding_mask: Any = None, need_weights: bool = True,
                 attn_mask: Any = None, average_attn_weights: bool = True, is_causal: bool = False) -> tuple[Tensor, Any]:
         q, k, v = (t if isinstance(t, Tensor) else Tensor(t) for t in (query, key, value))
+        layout = "(N, L, E)" if self.batch_first else "(L, N, E)"
+        for what, t in (("query", q), ("key", k), ("value", v)):
+            if t.ndim != 3 or t.shape[-1] != self.embed_dim:
+                raise ValueError(f"MultiheadAttention: expected {what} of shape {layout} with E = embed_dim = "
+                                 f"{self.embed_dim}, got shape {t.shape}")
+        if k.shape != v.shape or k.shape[0 if self.batch_first else 1] != q.shape[0 if self.batch_first else 1]:
+            raise ValueError(f"MultiheadAttention: key {k.shape} and value {v.shape} must have the same shape, and "
+                             f"the same batch size as query {q.shape} ({layout})")
         if self.batch_first:
             q, k, v = (t.transpose(0, 1) for t in (q, k, v))  # (L, N, E) from here on
         L, N, E = q.shape

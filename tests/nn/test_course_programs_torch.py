@@ -292,3 +292,22 @@ def test_convolutions_with_every_option_match_pytorch(make, make_torch, shape):
     (out_t * torch.tensor(w)).sum().backward()
     np.testing.assert_allclose(xo.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
     assert_close_grads(ours, theirs, rtol=1e-9)
+
+
+def test_new_layers_name_the_expected_and_received_shape():
+    with pytest.raises(ValueError, match=r"MultiheadAttention: expected query of shape \(L, N, E\) with E = embed_dim = 8, got shape \(5, 2, 6\)"):
+        nn.MultiheadAttention(8, 2)(tg.randn(5, 2, 6), tg.randn(5, 2, 8), tg.randn(5, 2, 8))
+    with pytest.raises(ValueError, match=r"MultiheadAttention: key \(4, 3, 8\) and value \(4, 3, 8\) must have .* same batch size as query \(5, 2, 8\)"):
+        nn.MultiheadAttention(8, 2)(tg.randn(5, 2, 8), tg.randn(4, 3, 8), tg.randn(4, 3, 8))
+    with pytest.raises(ValueError, match=r"LSTM: expected input \(seq, batch, 3\).* got shape \(6, 4, 5\)"):
+        nn.LSTM(3, 5)(tg.randn(6, 4, 5))
+    with pytest.raises(ValueError, match=r"LayerNorm: expected the last axes of the input to be \(6,\), got shape \(4, 5\)"):
+        nn.LayerNorm(6)(tg.randn(4, 5))
+    with pytest.raises(ValueError, match=r"GroupNorm: expected 4 channels on axis 1, got shape \(3, 5, 2, 2\)"):
+        nn.GroupNorm(2, 4)(tg.randn(3, 5, 2, 2))
+    with pytest.raises(ValueError, match=r"Conv1d: expected \(N, 3, L\) input, got shape \(2, 4, 9\)"):
+        nn.Conv1d(3, 4, 3)(tg.randn(2, 4, 9))
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: expected \(N, 4, H, W\) input, got shape \(2, 3, 5, 5\)"):
+        nn.ConvTranspose2d(4, 3, 3)(tg.randn(2, 3, 5, 5))
+    with pytest.raises(TypeError, match="Embedding: indices must be integers, got dtype float32"):
+        nn.Embedding(5, 2)(tg.tensor([0.5]))
