@@ -78,3 +78,55 @@ class DocumentCNN(nn.Sequential):
             ("fc2", nn.Linear(hidden, 10)),
         ]))
         initialise_layers(self, init)
+
+
+class BatchNormMLP(nn.Sequential):
+    """The MLP of the courses after the documents (makemore part 3): each hidden layer a Linear
+    without bias (BatchNorm's shift replaces it), BatchNorm1d, then ReLU; logits out.
+
+    Args:
+        sizes: layer widths, e.g. (784, 256, 128, 10).
+    """
+
+    def __init__(self, sizes: Sequence[int] = (784, 256, 128, 10)) -> None:
+        layers: list[nn.Module] = []
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            last = i == len(sizes) - 2
+            layers.append(nn.Linear(fan_in, fan_out, bias=last))
+            if not last:
+                layers += [nn.BatchNorm1d(fan_out), nn.ReLU()]
+        super().__init__(*layers)
+
+
+class ResidualBlock(nn.Module):
+    """conv 3×3 → BatchNorm → ReLU → conv 3×3 → BatchNorm, added to the block's input, then ReLU
+    (a ResNet basic block with the same number of channels in and out)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        out = self.bn1(self.conv1(x)).relu()
+        return (self.bn2(self.conv2(out)) + x).relu()
+
+
+class SmallResNet(nn.Sequential):
+    """A small ResNet-style CNN for 28×28 images: a 3×3 stem (16 channels), two residual blocks,
+    max pooling, a 3×3 convolution to 32 channels, one residual block, global average pooling
+    and a linear classifier (33,082 parameters)."""
+
+    def __init__(self, widths: tuple[int, int] = (16, 32)) -> None:
+        w1, w2 = widths
+        super().__init__(OrderedDict([
+            ("stem", nn.Conv2d(1, w1, 3, padding=1, bias=False)), ("stem_bn", nn.BatchNorm2d(w1)), ("stem_relu", nn.ReLU()),
+            ("block1", ResidualBlock(w1)), ("block2", ResidualBlock(w1)),
+            ("pool", nn.MaxPool2d(2)),
+            ("widen", nn.Conv2d(w1, w2, 3, padding=1, bias=False)), ("widen_bn", nn.BatchNorm2d(w2)), ("widen_relu", nn.ReLU()),
+            ("block3", ResidualBlock(w2)),
+            ("gap", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
+            ("fc", nn.Linear(w2, 10)),
+        ]))

@@ -13,7 +13,7 @@ import numpy as np
 from tensorgrad import nn, optim
 from tensorgrad.data import Split, normalize, train_val_split
 
-from .networks import MLP, DocumentCNN
+from .networks import MLP, BatchNormMLP, DocumentCNN, SmallResNet
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,20 @@ register(Recipe(
     build=lambda: DocumentCNN(init="glorot"), images=True,
     epochs=12, batch_size=128, optimizer="adam", lr=1e-3, val_size=1 / 12,
     scheduler=("step", {"step_size": 1, "gamma": 0.8}), standardize=True,
+))
+
+register(Recipe(
+    name="bn-mlp", document="-",
+    summary="784-256-128-10 with BatchNorm1d before each ReLU (makemore part 3's MLP), Adam lr 1e-3, batch 128",
+    build=lambda: BatchNormMLP((784, 256, 128, 10)),
+    epochs=5, batch_size=128, optimizer="adam", lr=1e-3, val_size=1 / 12,
+))
+register(Recipe(
+    name="resnet-cnn", document="-",
+    summary="a small ResNet-style CNN (3 residual blocks with BatchNorm2d, global average pooling), Adam lr 1e-3, "
+            "batch 128, standardized inputs",
+    build=lambda: SmallResNet(), images=True,
+    epochs=3, batch_size=128, optimizer="adam", lr=1e-3, val_size=1 / 12, standardize=True,
 ))
 
 
