@@ -110,8 +110,10 @@ def export(model: Any, example_inputs: Any, path: str | os.PathLike | None = Non
     graph_inputs = [_value_info(builder, t, n, dynamic, True) for t, n in zip(inputs, input_names)]
     graph_outputs = [_value_info(builder, t, n, dynamic and id(t) in batched, False)
                      for t, n in zip(outputs, output_names)]
+    # only the initializers a node reads (a Linear without bias leaves its zero stand-in unread)
+    used = {name for node in builder.nodes for name in node.input} | set(output_names)
     graph = onnx.helper.make_graph(builder.nodes, "tensorgrad", graph_inputs, graph_outputs,
-                                   initializer=builder.initializers)
+                                   initializer=[i for i in builder.initializers if i.name in used])
     opsets = [onnx.helper.make_opsetid("", opset)]
     onnx_model = onnx.helper.make_model(graph, opset_imports=opsets, producer_name="tensorgrad",
                                         producer_version=__version__,

@@ -281,3 +281,16 @@ def test_the_export_command_writes_a_checkpoints_model(tmp_path, capsys):
 
     assert main(["export", "--checkpoint", str(checkpoint), "-o", str(checkpoint)]) == 2
     assert "is the checkpoint itself" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["bn-mlp", "resnet-cnn"])
+def test_the_batchnorm_and_residual_recipes_run_in_onnxruntime_as_in_tensorgrad(name):
+    tg.manual_seed(0)
+    model = RECIPES[name].make_model()
+    images = _test_images(name)
+    model(tg.tensor(images[:8]))  # training steps move the running statistics the export must carry
+    proto = tg_onnx.export(model, images[:3], None, input_names=["images"], output_names=["logits"])
+    names = {i.name for i in proto.graph.initializer}
+    assert {k for k in model.state_dict() if "running_mean" in k} <= {n.split("/")[0] for n in names}
+    (got,) = _run(proto, {"images": images[3:10]})
+    np.testing.assert_allclose(got, _tensorgrad(model, images[3:10]), **TOLERANCE)
