@@ -174,6 +174,13 @@ register(Recipe(
     epochs=5, batch_size=128, optimizer="adam", lr=1e-3, val_size=1 / 12,
 ))
 register(Recipe(
+    name="fast-mlp", document="-",
+    summary="bn-mlp's model with Adam lr 2e-3 halved every epoch, 6 epochs: 98% on MNIST in seconds",
+    build=lambda: BatchNormMLP((784, 256, 128, 10)),
+    epochs=6, batch_size=128, optimizer="adam", lr=2e-3, val_size=1 / 12,
+    scheduler=("exponential", {"gamma": 0.5}),
+))
+register(Recipe(
     name="resnet-cnn", document="-",
     summary="a small ResNet-style CNN (3 residual blocks with BatchNorm2d, global average pooling), Adam lr 1e-3, "
             "batch 128, standardized inputs",
