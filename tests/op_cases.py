@@ -10,6 +10,7 @@ import numpy as np
 
 import tensorgrad as tg
 from tensorgrad.ops.elementwise import Erf
+from tensorgrad.ops.normalize import Normalize
 from tensorgrad.ops.shape import IndexAdd
 
 BROADCAST_PAIRS = [
@@ -109,6 +110,8 @@ for axis in (-1, 0, 1):
 
 # PyTorch's spellings and ops (issue 20): elementwise, reductions, shapes, indexing, einsum
 case("sin", lambda a: a.sin(), [(3, 4)])
+case("normalize_batch", lambda a: Normalize.apply(a, axes=(0,)) * np.arange(1, 5, dtype=np.float32), [(5, 4)])
+case("normalize_last_two", lambda a: Normalize.apply(a, axes=(1, 2), eps=1e-3) * np.arange(12, dtype=np.float32).reshape(3, 4), [(2, 3, 4)])
 case("softplus", lambda a: tg.nn.functional.softplus(a * 30), [(3, 4)])
 case("cos", lambda a: a.cos(), [(3, 4)])
 for axis, keepdims in [(None, False), (1, True), ((0, 2), False)]:
@@ -200,5 +203,6 @@ NOT_FOR_SCALARS = {
     "cross_entropy": "(N, C) logits", "binary_cross_entropy": "a batch of probabilities",
     "binary_cross_entropy_with_logits": "a batch of logits",
     "triangle": "the last two axes of a matrix", "gather": "positions along an axis", "scatter_add": "positions along an axis",
+    "normalize": "a mean and a variance over axes (one value: its variance is 0)",
     "index_select": "positions along an axis", "index_add": "positions along an axis (getitem's gradient, recorded)",
 }

@@ -18,6 +18,7 @@ from ..ops.losses import (
     check_ignore_index, check_reduction, log_likelihood_loss, reduced,
 )
 from ..ops.matmul import Linear
+from ..ops.normalize import Normalize
 from ..ops.pool import AvgPool2d, MaxPool2d
 from ..ops.softmax import LogSoftmax, Softmax
 from ..creation import default_rng
@@ -353,9 +354,7 @@ def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = No
     variance as PyTorch), then ``·weight + bias`` if given."""
     x = x if isinstance(x, Tensor) else Tensor(x)
     k = len((normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape))
-    axes = tuple(range(x.ndim - k, x.ndim))
-    centered = x - x.mean(axis=axes, keepdims=True)
-    normalized = centered / ((centered * centered).mean(axis=axes, keepdims=True) + eps).sqrt()
+    normalized = Normalize.apply(x, axes=tuple(range(x.ndim - k, x.ndim)), eps=eps)
     if weight is not None:
         normalized = normalized * weight
     return normalized if bias is None else normalized + bias

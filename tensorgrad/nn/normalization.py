@@ -1,9 +1,9 @@
 """Normalization layers: BatchNorm1d/2d, LayerNorm, GroupNorm (PyTorch's, with its defaults).
 
-Each is written with tensor ops (mean, subtraction, division by the square root of the
-variance), so its graph shows every step and backward needs no formula of its own: the
-gradient of the batch mean and variance flowing back into every input is exactly the
+Each normalizes with one op, ``Normalize`` (ops/normalize.py), whose backward shows in one
+formula the gradient of the mean and the variance flowing back into every input: the
 "coupling" that a hand-written BatchNorm backward most often forgets (notebook 06, exercise 7).
+The scale and shift are ordinary ops after it.
 """
 from __future__ import annotations
 
@@ -11,19 +11,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..ops.normalize import Normalize
 from ..tensor import Tensor
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
 
 
-def _normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
-    """(x − mean) / √(var + eps) over ``axes``, with the biased variance (as PyTorch normalizes),
-    and the mean and variance themselves (kept with their axes)."""
-    mean = x.mean(axis=axes, keepdims=True)
-    centered = x - mean
-    var = (centered * centered).mean(axis=axes, keepdims=True)
-    return centered / (var + eps).sqrt(), mean, var
+def _normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
+    """(x − mean) / √(var + eps) over ``axes``, with the biased variance (as PyTorch normalizes):
+    one op, ops/normalize.py, whose backward is the normalization's formula."""
+    return Normalize.apply(x, axes=axes, eps=eps)
 
 
 class _BatchNorm(Module):
@@ -57,9 +55,11 @@ class _BatchNorm(Module):
             count = x.size // self.num_features
             if self.training and count <= 1:
                 raise ValueError(f"{name}: expected more than 1 value per channel when training, got input shape {x.shape}")
-            normalized, mean, var = _normalize(x, axes, self.eps)
+            normalized = _normalize(x, axes, self.eps)
             if self.training and self.track_running_stats:
-                self._update_running_stats(mean.data.reshape(-1), var.data.reshape(-1) * count / (count - 1))
+                mean = x.data.mean(axis=axes)
+                var = x.data.var(axis=axes)
+                self._update_running_stats(mean, var * count / (count - 1))
         else:
             normalized = (x - self.running_mean.data.reshape(shape)) / np.sqrt(self.running_var.data.reshape(shape) + self.eps)
         if self.affine:
@@ -110,7 +110,7 @@ class LayerNorm(Module):
         k = len(self.normalized_shape)
         if x.shape[x.ndim - k:] != self.normalized_shape:
             raise ValueError(f"LayerNorm: expected the last axes of the input to be {self.normalized_shape}, got shape {x.shape}")
-        normalized, _, _ = _normalize(x, tuple(range(x.ndim - k, x.ndim)), self.eps)
+        normalized = _normalize(x, tuple(range(x.ndim - k, x.ndim)), self.eps)
         if self.elementwise_affine:
             normalized = normalized * self.weight
             if "bias" in self._parameters:
@@ -140,7 +140,7 @@ class GroupNorm(Module):
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm: expected {self.num_channels} channels on axis 1, got shape {x.shape}")
         grouped = x.reshape(x.shape[0], self.num_groups, -1)
-        normalized, _, _ = _normalize(grouped, (2,), self.eps)
+        normalized = _normalize(grouped, (2,), self.eps)
         normalized = normalized.reshape(x.shape)
         if self.affine:
             shape = (1, self.num_channels) + (1,) * (x.ndim - 2)

@@ -183,6 +183,16 @@ def var(g: GraphBuilder, s: Step) -> None:
         g.op("Div", total, g.scalar(s.node.divisor, s.result.dtype, "divisor"), out=s.output)
 
 
+def normalize(g: GraphBuilder, s: Step) -> None:
+    """(x − mean)/√(var + eps) over the axes (BatchNorm in training, LayerNorm, GroupNorm):
+    ReduceMean, Sub, Mul, ReduceMean, Add, Sqrt, Div."""
+    x, axes, dtype = s.inputs[0], s.node.axes, s.result.dtype
+    centered = g.op("Sub", x, g.reduce("ReduceMean", x, axes, True))
+    variance = g.reduce("ReduceMean", g.op("Mul", centered, centered), axes, True)
+    std = g.op("Sqrt", g.op("Add", variance, g.scalar(s.node.eps, dtype, "eps")))
+    g.op("Div", centered, std, out=s.output)
+
+
 def cumsum(g: GraphBuilder, s: Step) -> None:
     if not s.node.axis:
         g.op("Identity", s.inputs[0], out=s.output)
@@ -381,6 +391,7 @@ ONNX_OPS: dict[str, Build] = {
     "norm": reduction("ReduceL2"),
     "logsumexp": reduction("ReduceLogSumExp"),
     "var": var,                             # ReduceMean, Sub, Mul, ReduceMean
+    "normalize": normalize,                 # ReduceMean, Sub, Mul, ReduceMean, Add, Sqrt, Div
     "cumsum": cumsum,
     # shape
     "reshape": reshape,                     # Flatten, or Reshape (batch axis 0 or -1)

@@ -9,6 +9,7 @@ records them in the graph, and ``Tensor``'s methods (tensor.py) call them.
 ``shape.py``           reshape, transpose, indexing, concatenate, stack
 ``matmul.py``          ``a @ b``, and the linear layer ``x @ Wᵀ + b`` as one op
 ``softmax.py``         softmax, log-softmax (stable)
+``normalize.py``       (x − mean)/√(var + eps) over axes: BatchNorm, LayerNorm, GroupNorm
 ``losses.py``          cross-entropy, binary cross-entropy (with logits)
 ``conv_reference.py``  2-D convolution in ~40 plain lines: read this one
 ``conv.py``            the same convolution, fast (chunks, channels-last, threads, fusion)
@@ -21,7 +22,7 @@ checks and geometry that several ops share; ``_erf.py`` is the error function GE
 from __future__ import annotations
 
 from ..autograd import Function
-from . import conv, conv_reference, elementwise, losses, matmul, pool, reduce, shape, softmax  # noqa: F401
+from . import conv, conv_reference, elementwise, losses, matmul, normalize, pool, reduce, shape, softmax  # noqa: F401
 
 __all__ = ["all_ops"]
 
