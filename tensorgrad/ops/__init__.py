@@ -3,21 +3,24 @@ together. The ops take NumPy arrays and return NumPy arrays; ``Function.apply`` 
 records them in the graph, and ``Tensor``'s methods (tensor.py) call them.
 
 =====================  ==========================================================================
-``elementwise.py``     + − × ÷, pow, exp, log, sqrt, abs; relu, sigmoid, tanh, gelu; clip,
-                       maximum, minimum, where; dropout's mask; astype
-``reduce.py``          sum, mean, max, min, var over axes
-``shape.py``           reshape, transpose, indexing, concatenate, stack
-``matmul.py``          ``a @ b``, and the linear layer ``x @ Wᵀ + b`` as one op
+``elementwise.py``     + − × ÷, pow, exp, log, sqrt, abs, sin, cos, erf; relu, sigmoid, tanh, gelu,
+                       softplus; clip, maximum, minimum, where; dropout's mask; astype
+``reduce.py``          sum, mean, max, min, var, logsumexp, norm over axes; cumsum
+``shape.py``           reshape, transpose, expand, repeat, indexing, gather, scatter_add,
+                       index_select (and index_add, their gradient), concatenate, stack, tril/triu
+``matmul.py``          ``a @ b``, the linear layer ``x @ Wᵀ + b`` as one op, and einsum
 ``softmax.py``         softmax, log-softmax (stable)
 ``normalize.py``       (x − mean)/√(var + eps) over axes: BatchNorm, LayerNorm, GroupNorm
-``losses.py``          cross-entropy, binary cross-entropy (with logits)
+``losses.py``          cross-entropy, binary cross-entropy (with logits), with PyTorch's options
 ``conv_reference.py``  2-D convolution in ~40 plain lines: read this one
 ``conv.py``            the same convolution, fast (chunks, channels-last, threads, fusion)
 ``pool.py``            max and average pooling
 =====================  ==========================================================================
 
 ``_args.py`` (axes, pairs, dtypes) and ``_windows.py`` (kernels sliding over images) hold the
-checks and geometry that several ops share; ``_erf.py`` is the error function GELU needs.
+checks and geometry that several ops share; ``_erf.py`` is the error function GELU needs;
+``_composite.py`` writes the windowed ops (and the convolutions with dilation, groups or
+transposed) with simpler ops, for gradients of gradients and the layers' other options.
 """
 from __future__ import annotations
 
