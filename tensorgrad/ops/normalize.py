@@ -12,7 +12,7 @@ from ._args import normalize_axes
 
 
 class Normalize(Function):
-    formula = "∂x = (g − mean(g) − x̂·mean(g·x̂))/σ   (x̂ = (x − mean)/σ, σ = √(var + eps), means over the axes)"
+    formula = "∂x = (g − mean(g) − n·mean(g·n))/σ   (n = (x − mean)/σ the output, σ = √(var + eps), means over the axes)"
     input_names = ("x",)
 
     def forward(self, x, axes, eps=1e-5):
