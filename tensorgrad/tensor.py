@@ -326,7 +326,10 @@ class Tensor:
             create_graph: record the backward pass itself, as PyTorch: each ``leaf.grad`` is then
                 a Tensor with a graph of its own, to differentiate again (gradients of gradients).
         """
-        seed = Tensor._seed_gradient(self, grad, "backward", create_graph)
+        if grad is None and not create_graph and self._requires_grad and self.data.size == 1:
+            seed = np.ones(self.data.shape, self.data.dtype)  # a loss: d loss / d loss = 1 (the common case)
+        else:
+            seed = Tensor._seed_gradient(self, grad, "backward", create_graph)
         autograd.backward_graph(self, seed, retain_graph=create_graph if retain_graph is None else retain_graph,
                                 create_graph=create_graph)
 

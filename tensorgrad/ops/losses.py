@@ -150,6 +150,7 @@ class ClassLabels:
         all_kept = kept is None or bool(kept.all())
         self.kept = None if all_kept else kept
         self.labels = flat if all_kept else np.where(kept, flat, 0)
+        self.rows = np.arange(flat.size)  # with labels: the (sample, label) positions, picked in forward and backward
         self.class_weight = weight
         self.weights = None if weight is None else weight[self.labels]
         if weight is not None:
@@ -229,7 +230,7 @@ class CrossEntropy(Function):
         self.shape, self.axis, self.reduction, self.label_smoothing = logits.shape, axis, reduction, label_smoothing
         if target.dtype.kind in "iu" and target.ndim == logits.ndim - 1:  # class labels
             self.labels = labels = ClassLabels(self.name, logits.shape, target, weight, ignore_index)
-            per_sample = log_totals - shifted[np.arange(len(z)), labels.labels]
+            per_sample = log_totals - shifted[labels.rows, labels.labels]
             if labels.weights is not None:
                 per_sample *= labels.weights
             if label_smoothing:  # −Σ_c w[c]·log p[c] = (Σ_c w[c])·log(totals) − Σ_c w[c]·shifted[c]
@@ -289,7 +290,7 @@ class CrossEntropy(Function):
                 scale = (1 - eps) * g_picked + (eps / labels.classes * total_weight) * g_sample
             grad = exps * (scale / totals)[:, None]  # softmax(z) · scale
             # − onehot · g, without building the one-hot matrix
-            grad[np.arange(len(grad)), labels.labels] -= (1 - eps) * g_picked if eps else g_picked
+            grad[labels.rows, labels.labels] -= (1 - eps) * g_picked if eps else g_picked
             if eps:
                 spread = eps / labels.classes * (labels.class_weight if labels.class_weight is not None else 1.0)
                 grad -= (g_sample[:, None] if np.ndim(g_sample) else g_sample) * spread
@@ -304,6 +305,8 @@ class CrossEntropy(Function):
                 if self.weight is not None:
                     grad_t *= self.weight
                 grad_t = _unrows(grad_t, self.shape, self.axis).reshape(self.shape)
+        if len(self.shape) == 2:  # (N, C) logits: the rows are the input itself
+            return grad, grad_t
         return _unrows(grad, self.shape, self.axis).reshape(self.shape), grad_t
 
     def composite(self, logits, target):  # for gradients of gradients: log-softmax, then the pick
