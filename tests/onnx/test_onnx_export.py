@@ -283,7 +283,7 @@ def test_the_export_command_writes_a_checkpoints_model(tmp_path, capsys):
     assert "is the checkpoint itself" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["bn-mlp", "resnet-cnn"])
+@pytest.mark.parametrize("name", ["bn-mlp", "resnet-cnn", "fast-mlp", "fast-cnn"])
 def test_the_batchnorm_and_residual_recipes_run_in_onnxruntime_as_in_tensorgrad(name):
     tg.manual_seed(0)
     model = RECIPES[name].make_model()

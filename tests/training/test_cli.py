@@ -25,7 +25,7 @@ def test_recipes_lists_every_document(capsys):
     status, out, _ = run(capsys, "recipes")
     assert status == 0
     for name in ("doc000", "doc001", "doc002", "doc003-binary", "doc003-lbfgs", "doc003-cnn", "doc004",
-                 "best-mlp", "best-cnn", "bn-mlp", "resnet-cnn"):
+                 "best-mlp", "best-cnn", "bn-mlp", "resnet-cnn", "fast-mlp", "fast-cnn"):
         assert name in out
 
 
