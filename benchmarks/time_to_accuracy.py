@@ -30,11 +30,12 @@ def batches(n: int, batch_size: int, seed: int, epoch: int):
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def train_tensorgrad(recipe, data, seed: int, target: float) -> dict:
+def train_tensorgrad(recipe, data, seed: int, target: float, threads: int) -> dict:
     import tensorgrad as tg
     import tensorgrad.nn.functional as F
     from tensorgrad.models.recipes import make_optimizer, make_scheduler
 
+    tg.set_num_threads(threads if recipe.images else 1)  # as `tensorgrad train` does: convolutions on every core
     tg.manual_seed(seed)
     model = recipe.make_model()
     initial = model.state_dict()
@@ -110,7 +111,8 @@ def main() -> None:
     parser.add_argument("--recipe", default="fast-mlp")
     parser.add_argument("--target", type=float, default=0.98)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--torch-threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--torch-threads", type=int, default=os.cpu_count() or 1,
+                        help="PyTorch's threads, and tensorgrad's for a convolutional recipe (default: every CPU)")
     parser.add_argument("--out", default=str(RESULTS), help=f"the JSON file to write (default {RESULTS})")
     args = parser.parse_args()
 
@@ -127,7 +129,7 @@ def main() -> None:
     data = prepare_data(recipe, load_mnist_sample() if args.sample else load_mnist(args.data_dir))
     runs = []
     for seed in args.seeds:
-        ours = train_tensorgrad(recipe, data, seed, args.target)
+        ours = train_tensorgrad(recipe, data, seed, args.target, args.torch_threads)
         theirs = train_torch(recipe, data, seed, args.target, ours.pop("initial"), args.torch_threads)
         runs.append({"seed": seed, "tensorgrad": ours, "pytorch": theirs})
         for name, run in (("tensorgrad", ours), ("pytorch", theirs)):
