@@ -144,5 +144,5 @@ def _generator_rng(generator: Any) -> np.random.Generator | None:
         return None
     rng = getattr(generator, "rng", generator)
     if not isinstance(rng, np.random.Generator):
-        raise InputTypeError(f"generator: expected a tg.Generator, got {type(generator).__name__}")
+        raise InputTypeError(f"generator: expected a tg.Generator or numpy Generator, got {type(generator).__name__}")
     return rng

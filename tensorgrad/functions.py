@@ -300,13 +300,8 @@ class Generator:
 
 
 def _rng(generator: Generator | np.random.Generator | None) -> np.random.Generator:
-    if generator is None:
-        return creation.default_rng()
-    if isinstance(generator, Generator):
-        return generator.rng
-    if isinstance(generator, np.random.Generator):
-        return generator
-    raise InputTypeError(f"generator: expected a tg.Generator or numpy Generator, got {type(generator).__name__}")
+    """The NumPy generator behind ``generator=`` (tensorgrad's default one for None)."""
+    return creation._generator_rng(generator) or creation.default_rng()
 
 
 def randint(low: int, high: int | None = None, size: Sequence[int] = (), *, generator: Any = None,

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..ops.normalize import Normalize
 from ..tensor import Tensor
+from . import functional as F
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
@@ -110,12 +111,8 @@ class LayerNorm(Module):
         k = len(self.normalized_shape)
         if x.shape[x.ndim - k:] != self.normalized_shape:
             raise ValueError(f"LayerNorm: expected the last axes of the input to be {self.normalized_shape}, got shape {x.shape}")
-        normalized = _normalize(x, tuple(range(x.ndim - k, x.ndim)), self.eps)
-        if self.elementwise_affine:
-            normalized = normalized * self.weight
-            if "bias" in self._parameters:
-                normalized = normalized + self.bias
-        return normalized
+        return F.layer_norm(x, self.normalized_shape, self._parameters.get("weight"), self._parameters.get("bias"),
+                            self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

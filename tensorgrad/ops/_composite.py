@@ -36,9 +36,7 @@ def window_stack(x: Any, window: Window, fill: float = 0.0) -> Any:
 
 def conv2d(x: Any, weight: Any, bias: Any, window: Window) -> Any:
     """y[n, o] = Σ over channels and kernel offsets of weight · window pixel, plus the bias."""
-    O, C, kh, kw = weight.shape
-    y = Einsum.apply(window_stack(x, window), weight.reshape(O, C, kh * kw), subscripts="knchw,ock->nohw")
-    return y if bias is None else y + bias.reshape(1, O, 1, 1)
+    return conv2d_general(x, weight, bias, window.stride, window.padding, (1, 1), 1)
 
 
 def max_pool2d(x: Any, window: Window) -> Any:
