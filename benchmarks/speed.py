@@ -18,7 +18,8 @@ Workloads (mean softmax cross-entropy on integer labels, plain SGD lr 0.01, floa
 
 Implementations, started from the same weights and fed the same batches:
 
-    tensorgrad          nn.Sequential of its layers, F.cross_entropy, optim.SGD, zero_grad/backward/step
+    tensorgrad          nn.Sequential of its layers, F.cross_entropy, optim.SGD, zero_grad/backward/step;
+                        serial, BLAS on NumPy's threads (tg.set_num_threads(1))
     numpy               forward and backward written by hand (baselines/numpy_mlp.py, numpy_cnn.py)
     torch               the same nn.Sequential in PyTorch, torch.set_num_threads = NumPy's BLAS threads
                         (baselines/torch_step.py)
@@ -157,6 +158,12 @@ class TensorgradImpl:
 
     def prepare(self, batches: list) -> list:
         return batches  # takes NumPy arrays, as its DataLoader yields them
+
+    def session(self) -> contextlib.AbstractContextManager:
+        """Serial, BLAS on its own threads, as the NumPy baseline: the threads fixed, not left to
+        tensorgrad's "auto" (which is this for an MLP and tensorgrad-threads for a CNN)."""
+        parallel = getattr(self.package, "parallel", None)  # (an older checkout may have none)
+        return parallel.num_threads(1) if parallel is not None else contextlib.nullcontext()
 
     def step(self, x: Any, y: Any) -> Any:
         self.optimizer.zero_grad()

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import autograd
 from .errors import GraphError, InputError, InputTypeError, error_like
+from .speed import parallel
 from .ops._args import normalize_axis
 from .ops.elementwise import (
     Abs, Add, Cast, Clip, Cos, Div, Exp, Gelu, Log, Maximum, Minimum, Mul, Neg, Pow, Relu, Sigmoid, Sin,
@@ -326,6 +327,7 @@ class Tensor:
             create_graph: record the backward pass itself, as PyTorch: each ``leaf.grad`` is then
                 a Tensor with a graph of its own, to differentiate again (gradients of gradients).
         """
+        parallel.follow_load()  # under set_num_threads("auto"): fewer BLAS threads while the CPUs are busy
         if grad is None and not create_graph and self._requires_grad and self.data.size == 1:
             seed = np.ones(self.data.shape, self.data.dtype)  # a loss: d loss / d loss = 1 (the common case)
         else:

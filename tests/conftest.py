@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import tensorgrad as tg
-from tensorgrad import autograd
+from tensorgrad import autograd, parallel
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # speed.py, _common.py, baselines/: the benchmark tests' subjects
@@ -27,8 +27,9 @@ def rng() -> np.random.Generator:
 @pytest.fixture(autouse=True)
 def isolated_global_state():
     """Each test starts from tensorgrad's defaults and must leave them so: grad mode on, anomaly
-    mode off, no tracer, one thread. A test that forgot to restore one would silently change the
-    tests after it (threads change a conv's rounding; no_grad records no graph)."""
+    mode off, no tracer, threads chosen by tensorgrad (``"auto"``, started afresh for every test).
+    A test that forgot to restore one would silently change the tests after it (no_grad records
+    no graph; a fixed thread count would hide what "auto" does)."""
     yield
     leaked = []
     if not autograd.is_grad_enabled():
@@ -37,12 +38,12 @@ def isolated_global_state():
         leaked.append("anomaly mode on")
     if autograd._step_observer is not None:
         leaked.append("a backward observer (tg.trace) still installed")
-    if tg.get_num_threads() != 1:
-        leaked.append(f"{tg.get_num_threads()} threads")
+    if not parallel._auto:
+        leaked.append(f"threads fixed at {tg.get_num_threads()}")
+    tg.set_num_threads("auto")  # afresh: no convolution seen yet
     if leaked:
         # put the defaults back for the next test, then fail this one
         autograd.set_grad_enabled(True).__enter__()
         autograd._anomaly_mode = False
         autograd._step_observer = None
-        tg.set_num_threads(1)
         pytest.fail("the test left global state changed: " + ", ".join(leaked))

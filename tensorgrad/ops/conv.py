@@ -29,8 +29,6 @@ Notation in the formulas: ``g`` is the gradient arriving from the output, ``x`` 
 """
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -68,6 +66,7 @@ class Conv2d(Function):
     formula = "∂x = full correlation of g with the flipped kernel,  ∂w = Σ g ⊗ patches,  ∂b = Σ g"
 
     def forward(self, x, weight, bias=None, stride=1, padding=0, activation=None, max_pool=None):
+        parallel.convolution_ahead()  # under set_num_threads("auto"), threads on from the first convolution
         detail = f" (input {x.shape}, weight {weight.shape})"
         if weight.ndim != 4:
             raise InputError(f"conv2d: weight must be 4-D (out_channels, in_channels, kh, kw), got shape {weight.shape}")
@@ -99,24 +98,27 @@ class Conv2d(Function):
             out = np.empty((N, PH, PW, O), dtype)
             first = np.empty((N, PH, PW, O), index_dtype(self.pool))
 
-        def convolve(images: range) -> None:  # one thread's share of the batch, chunk by chunk
-            step = self.chunk
-            cols = np.empty((min(step, len(images)) * L, K), dtype)  # one buffer, reused by every chunk
-            conv_chunk = np.empty((min(step, len(images)), OH, OW, O), dtype) if self.pool else None
-            for s in range(images.start, images.stop, step):
-                n = min(step, images.stop - s)
-                patches = self._im2col(xt[s:s + n], cols[:n * L])
-                conv = out[s:s + n] if self.pool is None else conv_chunk[:n]
-                y = np.matmul(patches, kernel, out=conv.reshape(n * L, O))  # (n·L, K) @ (K, O)
-                if bias is not None:
-                    y += bias  # while the chunk is still in cache
-                if self.pool is not None:  # pooled in cache too; ReLU commutes with max, so it comes after
-                    y = out[s:s + n]
-                    max_of_tiles(tiles_of(conv, self.pool, *self.pool_out), y, first[s:s + n])
-                if self.activation is not None:
-                    self.activation.activate(y, out=y)  # in place, in cache too
+        def start_thread():  # buffers of one thread, reused by every chunk it convolves
+            step = min(self.chunk, N)
+            cols = np.empty((step * L, K), dtype)
+            conv_chunk = np.empty((step, OH, OW, O), dtype) if self.pool else None
 
-        parallel.run([partial(convolve, images) for images in parallel.parts(N)])
+            def convolve(images: range) -> None:  # a share of the batch, chunk by chunk
+                for s in range(images.start, images.stop, step):
+                    n = min(step, images.stop - s)
+                    patches = self._im2col(xt[s:s + n], cols[:n * L])
+                    conv = out[s:s + n] if self.pool is None else conv_chunk[:n]
+                    y = np.matmul(patches, kernel, out=conv.reshape(n * L, O))  # (n·L, K) @ (K, O)
+                    if bias is not None:
+                        y += bias  # while the chunk is still in cache
+                    if self.pool is not None:  # pooled in cache too; ReLU commutes with max, so it comes after
+                        y = out[s:s + n]
+                        max_of_tiles(tiles_of(conv, self.pool, *self.pool_out), y, first[s:s + n])
+                    if self.activation is not None:
+                        self.activation.activate(y, out=y)  # in place, in cache too
+            return convolve
+
+        parallel.run_shares(N, start_thread)
         # xt is x itself seen channels-last, unless padded; out only for the activation's slope
         self.save(xt, kernel, out if self.activation else None, first)
         return out.transpose(0, 3, 1, 2)  # (N, O, OH, OW) (or pooled), channels-last in memory
@@ -184,12 +186,8 @@ class Conv2d(Function):
             kernel_by_offset = np.ascontiguousarray(kernel.reshape(-1, C, O).transpose(0, 2, 1))
             grad_xt = np.empty(xt.shape, dtype)  # zeroed chunk by chunk, in cache, just before its adds
 
-        def backpropagate(images: range) -> tuple[np.ndarray | None, np.ndarray | None]:
-            """One thread's share of the batch: fills its images of grad_xt, returns its ∂w and ∂b."""
-            step = self.chunk
-            chunk = min(step, len(images))
-            grad_kernel = np.zeros((K, O), dtype) if need_w else None
-            grad_bias = np.zeros(O, dtype) if need_b else None
+        def start_thread():  # buffers of one thread, reused by every chunk it goes through
+            step = chunk = min(self.chunk, N)
             if need_b:  # Σ g as ones @ g: a matrix-vector product, ~5x faster than g.sum(axis=0) here
                 ones = np.ones(chunk * L, dtype)
             if need_w:
@@ -198,28 +196,34 @@ class Conv2d(Function):
                 offset_gradient = np.empty((chunk * L, C), dtype)
             if self.pool is not None:  # the convolution's output gradient, one chunk at a time
                 grad_conv = pooled_gradient((chunk, OH, OW, O), dtype, self.pool, self.pool_out)
-            for s in range(images.start, images.stop, step):
-                n = min(step, images.stop - s)
-                gs = gt[s:s + n].reshape(-1, O)
-                if self.activation is not None:  # ∂ pre-activation, chunk by chunk while it is in cache
-                    gs = self.activation.slope(gs, out[s:s + n].reshape(-1, O))
-                if self.pool is not None:  # then through the max pooling: to each window's first maximum
-                    route_to_first_max(gs.reshape(n, *self.pool_out, O), first[s:s + n],
-                                       tiles_of(grad_conv[:n], self.pool, *self.pool_out))
-                    gs = grad_conv[:n].reshape(n * L, O)
-                if need_b:
-                    grad_bias += ones[:n * L] @ gs
-                if need_w:
-                    patches = self._im2col(xt[s:s + n], cols[:n * L])
-                    grad_kernel += np.matmul(patches.T, gs, out=part)
-                if need_x:
-                    grad_xt[s:s + n] = 0
-                    self._add_input_gradient(gs, kernel_by_offset, grad_xt[s:s + n], offset_gradient[:n * L])
-            return grad_kernel, grad_bias
 
-        shares = parallel.run([partial(backpropagate, images) for images in parallel.parts(N)])
+            def backpropagate(images: range) -> tuple[np.ndarray | None, np.ndarray | None]:
+                """A share of the batch: fills its images of grad_xt, returns its ∂w and ∂b."""
+                grad_kernel = np.zeros((K, O), dtype) if need_w else None
+                grad_bias = np.zeros(O, dtype) if need_b else None
+                for s in range(images.start, images.stop, step):
+                    n = min(step, images.stop - s)
+                    gs = gt[s:s + n].reshape(-1, O)
+                    if self.activation is not None:  # ∂ pre-activation, chunk by chunk while it is in cache
+                        gs = self.activation.slope(gs, out[s:s + n].reshape(-1, O))
+                    if self.pool is not None:  # then through the max pooling: to each window's first maximum
+                        route_to_first_max(gs.reshape(n, *self.pool_out, O), first[s:s + n],
+                                           tiles_of(grad_conv[:n], self.pool, *self.pool_out))
+                        gs = grad_conv[:n].reshape(n * L, O)
+                    if need_b:
+                        grad_bias += ones[:n * L] @ gs
+                    if need_w:
+                        patches = self._im2col(xt[s:s + n], cols[:n * L])
+                        grad_kernel += np.matmul(patches.T, gs, out=part)
+                    if need_x:
+                        grad_xt[s:s + n] = 0
+                        self._add_input_gradient(gs, kernel_by_offset, grad_xt[s:s + n], offset_gradient[:n * L])
+                return grad_kernel, grad_bias
+            return backpropagate
+
+        shares = parallel.run_shares(N, start_thread)
         grad_kernel, grad_bias = shares[0]
-        for more_kernel, more_bias in shares[1:]:  # in batch order: the same sums for the same thread count
+        for more_kernel, more_bias in shares[1:]:  # in batch order: the same sums whatever the thread count
             if need_w:
                 grad_kernel += more_kernel
             if need_b:

@@ -1,34 +1,40 @@
-"""tensorgrad's own threads, for the ops with the most work: convolutions and large matrix products.
+"""tensorgrad's own threads, for the ops with the most work: convolutions and large matrix products;
+and how many threads to use on a machine that is doing other things too.
 
 Why: NumPy runs its element-wise work (a convolution's patch copies, adds, pooling, activations)
 on one core; only BLAS's matrix products use more. ``set_num_threads(n)`` splits those big ops
-into ``n`` parts (a convolution's batch, a product's rows or columns) that run at the same time,
-as NumPy releases the GIL while it computes. Off by default (one thread), like everything that
-changes how NumPy behaves outside tensorgrad:
+into parts (a convolution's batch, a product's rows or columns) that run at the same time on
+``n`` threads, as NumPy releases the GIL while it computes:
 
     import tensorgrad as tg
-    tg.set_num_threads(2)   # tensorgrad splits its big ops over 2 threads; BLAS runs on 1
-    tg.set_num_threads(1)   # back to serial, BLAS to its own thread count
+    tg.set_num_threads("auto")  # the default: tensorgrad chooses (set_num_threads tells how)
+    tg.set_num_threads(2)       # tensorgrad splits its big ops over 2 threads; BLAS runs on 1
+    tg.set_num_threads(1)       # serial, BLAS on its own thread count
     with tg.parallel.num_threads(2): ...   # for one block
 
 While tensorgrad runs several threads, NumPy's BLAS is held at one thread (with threadpoolctl),
 also for your own NumPy code: BLAS's idle threads spin for a while after every multi-threaded
 product, taking the cores tensorgrad's threads need (measured on the CNN of document 003 with
-2 BLAS threads left on: the step 1.15x slower than serial). Results are deterministic for a given
-thread count; they differ from serial ones in the last bits, because sums (a weight gradient over
-the batch) are added in a different order.
+2 BLAS threads left on: the step 1.15x slower than serial). The same holds when another program
+keeps a core busy, which is why ``"auto"`` holds BLAS at one thread then.
+
+A convolution's sums over the batch (its weight gradient) are added in the same order whatever
+the thread count (``run_shares``): serial and threaded results are equal. Large matrix
+products are split by rows or columns, each computed as BLAS computes it.
 """
 from __future__ import annotations
 
 import operator
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-__all__ = ["set_num_threads", "get_num_threads", "num_threads", "usable_cpus", "run", "parts", "matmul"]
+__all__ = ["set_num_threads", "get_num_threads", "num_threads", "usable_cpus", "run", "parts", "run_shares",
+           "matmul"]
 
 T = TypeVar("T")
 
@@ -44,24 +50,123 @@ MATMUL_SPLIT_WORK = 2**22
 MATMUL_MIN_ROWS = 16
 
 
-def set_num_threads(threads: int) -> None:
+def set_num_threads(threads: int | str) -> None:
     """Run tensorgrad's big ops (convolutions, large matrix products) on ``threads`` threads.
 
-    1 (the default) runs everything on the calling thread with NumPy as it is. More threads hold
-    NumPy's BLAS at one thread until set back to 1 (see the module's docstring for why).
-    Like ``torch.set_num_threads``; a good value is the number of physical cores.
+    ``"auto"`` (the default) chooses, and keeps choosing while training runs:
+
+    - until a convolution runs, tensorgrad stays serial and NumPy's BLAS uses its own threads (an
+      MLP's products are too small for tensorgrad's threads to gain: W1 of benchmarks/speed.py
+      0.52 ms per step that way, 0.63 ms on 2 threads of tensorgrad's);
+    - from the first convolution on, every usable CPU, BLAS held at one thread;
+    - while other programs keep the CPUs busy (measured every ``LOAD_SAMPLE_SECONDS`` at each
+      ``backward()``: the CPU time they used), BLAS is held at one thread: its threads spin
+      waiting for a core the other program has (one busy process made the W1 step 2.7x slower
+      with BLAS's 2 threads, 1.0x with one; ``benchmarks/busy.py``).
+
+    A number fixes the count: 1 runs everything on the calling thread with NumPy as it is; more
+    hold BLAS at one thread until set back to 1 (see the module's docstring for why). Like
+    ``torch.set_num_threads``; a good value is the number of physical cores.
     """
-    global _threads, _blas_limit, matmul
+    global _auto, _convolutions_seen
+    if threads == "auto" and isinstance(threads, str):
+        _apply(1)
+        _auto, _convolutions_seen = True, False
+        _load.restart()
+        return
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"set_num_threads: threads must be a positive int, got {threads!r}")
-    threads = int(threads)
-    if threads > 1 and _blas_limit is None:
+        raise ValueError(f"set_num_threads: threads must be a positive int or 'auto', got {threads!r}")
+    _auto = False
+    _apply(int(threads))
+
+
+def _apply(threads: int, hold_blas: bool | None = None) -> None:
+    """Use ``threads`` threads; hold BLAS at one thread if ``hold_blas`` (default: when threads > 1)."""
+    global _threads, _blas_limit, matmul
+    hold_blas = threads > 1 if hold_blas is None else hold_blas
+    if hold_blas and _blas_limit is None:
         _blas_limit = _hold_blas_at_one_thread()
-    elif threads == 1 and _blas_limit is not None:
+    elif not hold_blas and _blas_limit is not None:
         _blas_limit.restore_original_limits()
         _blas_limit = None
     _threads = threads
     matmul = _split_matmul if threads > 1 else operator.matmul
+
+
+def convolution_ahead() -> None:
+    """Called by the ops that split over threads: under ``"auto"``, the first one turns
+    tensorgrad's threads on, one per usable CPU."""
+    global _convolutions_seen
+    if _auto and not _convolutions_seen:
+        _convolutions_seen = True
+        if usable_cpus() > 1:
+            _apply(usable_cpus())
+
+
+def follow_load() -> None:
+    """Called at each ``backward()``: under ``"auto"`` before any convolution, hold BLAS at one
+    thread while other programs use the CPUs, and give it back its threads when they stop.
+    Costs a clock read, and a read of /proc/stat every ``LOAD_SAMPLE_SECONDS``."""
+    if not _auto or _convolutions_seen or time.monotonic() < _load.next_sample:
+        return
+    others = _load.sample()
+    if others is None:
+        return
+    if others >= BUSY_CORES and _blas_limit is None:
+        _apply(1, hold_blas=True)
+    elif others < QUIET_CORES and _blas_limit is not None:
+        _apply(1, hold_blas=False)
+
+
+#: how often ``follow_load`` looks at the machine, seconds
+LOAD_SAMPLE_SECONDS = 0.5
+#: CPUs' worth of time other programs use for BLAS to be held at one thread, and to be let go
+BUSY_CORES, QUIET_CORES = 0.6, 0.3
+
+
+class _MachineLoad:
+    """How much CPU time the other programs on this machine use: the time all CPUs were busy
+    (Linux's /proc/stat) minus this process's own (all its threads, spinning BLAS threads
+    included), per second of wall time, between two samples."""
+
+    def __init__(self) -> None:
+        self.next_sample = 0.0
+        self.last: tuple[float, float, float] | None = None
+
+    def restart(self) -> None:
+        self.next_sample, self.last = 0.0, None
+
+    def sample(self) -> float | None:
+        """CPUs' worth of time the others used since the last sample (None at the first, or
+        where /proc/stat cannot be read)."""
+        now = time.monotonic()
+        self.next_sample = now + LOAD_SAMPLE_SECONDS
+        busy = _all_cpus_busy_seconds()
+        if busy is None:
+            return None
+        own = sum(os.times()[:2])
+        previous, self.last = self.last, (now, busy, own)
+        if previous is None or now <= previous[0]:
+            return None
+        return max(0.0, (busy - previous[1]) - (own - previous[2])) / (now - previous[0])
+
+
+def _all_cpus_busy_seconds() -> float | None:
+    """Seconds all CPUs together spent not idle since boot (the first line of /proc/stat: user,
+    nice, system, idle, iowait, irq, softirq, steal; steal is time the hypervisor gave away)."""
+    try:
+        with open("/proc/stat", "rb") as stat:
+            fields = stat.readline().split()[1:9]
+    except OSError:
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = map(int, fields)
+    return (user + nice + system + irq + softirq + steal) / _TICKS_PER_SECOND
+
+
+_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_load = _MachineLoad()
+_auto = True  # the default: set_num_threads("auto")
+_convolutions_seen = False
 
 
 def _workers() -> ThreadPoolExecutor:
@@ -76,19 +181,22 @@ def _workers() -> ThreadPoolExecutor:
 
 
 @contextmanager
-def num_threads(threads: int) -> Iterator[None]:
-    """``with num_threads(n):`` runs the block on ``n`` threads (set_num_threads), then restores
-    the count from before."""
-    before = _threads
+def num_threads(threads: int | str) -> Iterator[None]:
+    """``with num_threads(n):`` runs the block on ``n`` threads (``set_num_threads``; ``"auto"``
+    too), then restores the setting from before."""
+    global _auto, _convolutions_seen
+    before = (_threads, _blas_limit is not None, _auto, _convolutions_seen)
     set_num_threads(threads)
     try:
         yield
     finally:
-        set_num_threads(before)
+        threads_before, held_before, _auto, _convolutions_seen = before
+        _apply(threads_before, held_before)
 
 
 def get_num_threads() -> int:
-    """How many threads tensorgrad's big ops run on (1 unless set with set_num_threads)."""
+    """How many threads tensorgrad's big ops run on now (under ``"auto"``: 1 until a convolution
+    runs, then one per usable CPU)."""
     return _threads
 
 
@@ -129,6 +237,33 @@ def parts(count: int, pieces: int | None = None) -> list[range]:
     pieces = max(1, min(count, _threads if pieces is None else pieces))
     bounds = [count * p // pieces for p in range(pieces + 1)]
     return [range(bounds[p], bounds[p + 1]) for p in range(pieces)]
+
+
+#: how many parts a fast op cuts its batch into (fewer for a smaller batch). More parts than threads,
+#: taken one at a time by whichever thread is free: when another program takes a core, the thread
+#: the OS stops holds up one part while the others take the rest (with one part per thread, the
+#: whole op waited for it). Fixed, so sums over the batch are added in the same order whatever
+#: the thread count. Measured on document 003's CNN, 2 threads, one busy process beside:
+#: 1 part per thread 1.68x the quiet step, 8 parts <see benchmarks/busy.py>.
+SHARES = 8
+
+
+def run_shares(count: int, start_worker: Callable[[], Callable[[range], T]]) -> list[T]:
+    """Cut ``range(count)`` into ``SHARES`` parts (``parts``) and return ``[work(part) for each
+    part]``, the parts done on tensorgrad's threads: each thread calls ``start_worker()`` once for
+    its ``work`` function (with buffers of its own in its closure), then takes the next part not
+    yet taken until none is left."""
+    shares = parts(count, SHARES)
+    results: list[Any] = [None] * len(shares)
+    remaining = iter(enumerate(shares))  # next() on it is atomic under the GIL: each part goes to one thread
+
+    def thread() -> None:
+        work = start_worker()
+        for index, share in remaining:
+            results[index] = work(share)
+
+    run([thread] * min(_threads, len(shares)))
+    return results
 
 
 def _split_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--threads", type=_threads, default="auto",
                        help="run convolutions and large matrix products on this many threads of tensorgrad's "
                             "own (tensorgrad.set_num_threads); default auto: every CPU for a model with "
-                            "convolutions, 1 otherwise (an MLP's products are too small to gain)")
+                            "convolutions; otherwise serial, BLAS on its own threads while the machine is quiet "
+                            "and on one while other programs keep it busy")
 
     def data_options(p: argparse.ArgumentParser, default: str | None = "sample") -> None:
         p.add_argument("--dataset", choices=DATASETS, default=default,
@@ -230,9 +231,11 @@ def _threads(text: str) -> int | str:
     return "auto" if text == "auto" else _positive_int(text)
 
 
-def _thread_count(threads: int | str, model: Any) -> int:
-    """--threads as a number: 'auto' is every usable CPU for a model with a convolution, else 1
-    (measured on 2 cores: a CNN epoch 0.70 of its serial time, an MLP step at batch 128 1.4x)."""
+def _thread_count(threads: int | str, model: Any) -> int | str:
+    """--threads for set_num_threads: 'auto' is every usable CPU for a model with a convolution
+    (measured on 2 cores: a CNN epoch 0.70 of its serial time), else "auto" (serial, BLAS on its
+    own threads while the machine is quiet and on one while it is busy; an MLP step at batch 128
+    is 1.2x slower on tensorgrad's threads)."""
     from tensorgrad import nn
     from tensorgrad.speed.parallel import usable_cpus
 
@@ -243,7 +246,7 @@ def _thread_count(threads: int | str, model: Any) -> int:
         return int(threads)
 
     convolutional = any(isinstance(module, nn.Conv2d) for module in model.modules())
-    return cpus if convolutional else 1
+    return cpus if convolutional else "auto"
 
 
 # ----------------------------------------------------------------------------------- commands
@@ -277,7 +280,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     manual_seed(args.seed)
     model = recipe.make_model()
     threads = _thread_count(args.threads, model)
-    if threads > 1:
+    if threads != "auto" and threads > 1:
         print(f"on {threads} threads (--threads; tensorgrad.set_num_threads)")
     with num_threads(threads):
         return _train_and_report(args, recipe, model, data, out)

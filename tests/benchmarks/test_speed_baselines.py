@@ -51,15 +51,14 @@ def test_a_verdict_says_when_the_median_s_interval_contains_the_target():
 
 
 def test_tensorgrad_on_its_threads_is_checked_in_its_threaded_session(monkeypatch):
-    # each thread's share of the batch left out but the first: if the check did not switch the
-    # threads on, this would change nothing; on, the threaded step differs from the serial one
-    whole = parallel.parts
-    monkeypatch.setattr(parallel, "parts", lambda count, pieces=None: whole(count, pieces)[:1])
+    # products on threads made wrong: if the check did not switch the threads on, this would
+    # change nothing; on, the threaded step differs from the serial one
+    monkeypatch.setattr(parallel, "_split_matmul", lambda a, b: a @ b + 1)
     monkeypatch.setattr(speed.TensorgradThreadsImpl, "thread_count", staticmethod(lambda: 2))
     spec, batch = speed.CHECK_CASES[-1]
     problems = speed.check_one_step(spec, batch, None)
     assert problems and all("tensorgrad-threads vs tensorgrad" in p for p in problems)
-    assert tg.get_num_threads() == 1  # and switched them off again
+    assert tg.get_num_threads() == 1 and parallel._auto  # and switched them off again
 
 
 def test_a_threaded_block_runs_on_the_threads_and_leaves_tensorgrad_serial(monkeypatch):

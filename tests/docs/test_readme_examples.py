@@ -30,7 +30,7 @@ def readme_namespace(tmp_path, monkeypatch):
             except Exception as err:
                 raise AssertionError(f"README python block {number} fails: {err!r}\n{block}") from err
     finally:
-        tg.set_num_threads(1)  # the threads example leaves two threads on
+        tg.set_num_threads("auto")  # the threads example fixes two threads
     return namespace
 
 

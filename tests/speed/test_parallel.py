@@ -15,17 +15,16 @@ from tensorgrad.ops import _windows
 
 
 @pytest.fixture(autouse=True)
-def serial_afterwards():
+def default_afterwards():
     yield
-    tg.set_num_threads(1)
+    tg.set_num_threads("auto")
 
 
 def blas_threads() -> list[int]:
     return [pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
 
 
-def test_threads_are_one_by_default_and_set_like_torch():
-    assert tg.get_num_threads() == 1
+def test_threads_are_set_like_torch():
     tg.set_num_threads(3)
     assert tg.get_num_threads() == 3
     tg.set_num_threads(np.int64(2))
@@ -43,14 +42,16 @@ def test_num_threads_sets_the_count_for_a_block_and_restores_it_even_on_error():
     assert tg.get_num_threads() == 3
 
 
-@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True, None])
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", "Auto", True, None])
 def test_set_num_threads_names_itself_and_the_bad_value(bad):
-    with pytest.raises(ValueError, match=rf"set_num_threads: threads must be a positive int, got {bad!r}"):
+    tg.set_num_threads(1)
+    with pytest.raises(ValueError, match=rf"set_num_threads: threads must be a positive int or 'auto', got {bad!r}"):
         tg.set_num_threads(bad)
     assert tg.get_num_threads() == 1
 
 
 def test_blas_is_held_at_one_thread_while_tensorgrad_runs_several_and_restored_after():
+    tg.set_num_threads(1)
     before = blas_threads()
     tg.set_num_threads(2)
     assert blas_threads() and all(n == 1 for n in blas_threads())
@@ -69,6 +70,7 @@ def test_parts_cut_a_range_into_contiguous_near_equal_pieces(count, pieces):
 
 
 def test_parts_default_to_the_thread_count():
+    tg.set_num_threads(1)
     assert len(parallel.parts(100)) == 1
     tg.set_num_threads(2)
     assert parallel.parts(100) == [range(0, 50), range(50, 100)]
@@ -119,6 +121,7 @@ def test_a_large_product_is_split_over_the_threads(monkeypatch):
     real_run = parallel.run
     monkeypatch.setattr(parallel, "run", lambda tasks: calls.append(len(tasks)) or real_run(tasks))
     a, b = np.ones((256, 128)), np.ones((128, 256))
+    tg.set_num_threads(1)
     parallel.matmul(a, b)
     tg.set_num_threads(2)
     parallel.matmul(a, b)
@@ -151,10 +154,10 @@ def test_a_threaded_convolution_gives_the_serial_values_and_gradients(monkeypatc
         out = conv2d(x, w, b, **options)
         out.backward(np.random.default_rng(2).standard_normal(out.shape))
         results.append([out.data] + [t.grad for t in (x, w, b) if t is not None and t.requires_grad])
-    for other in results[1:]:
+    for other in results[1:]:  # equal: the batch's sums are added in the same order (run_shares)
         assert len(other) == len(results[0])
         for serial, threaded in zip(results[0], other):
-            np.testing.assert_allclose(threaded, serial, rtol=1e-12, atol=1e-12)
+            np.testing.assert_array_equal(threaded, serial)
 
 
 def test_a_threaded_training_step_of_document_003s_cnn_matches_the_serial_one():
@@ -176,3 +179,81 @@ def test_a_threaded_training_step_of_document_003s_cnn_matches_the_serial_one():
     for s, t in zip(serial, threaded):
         assert t.dtype == np.float32
         np.testing.assert_allclose(t, s, rtol=1e-4, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- "auto"
+def test_auto_is_the_default_serial_with_blas_threads_until_a_convolution_then_every_cpu(monkeypatch):
+    import importlib
+    import subprocess
+    import sys
+    code = ("import tensorgrad as tg; from tensorgrad import parallel; "
+            "print(parallel._auto, tg.get_num_threads())")
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert fresh.stdout.split() == ["True", "1"]  # a fresh import: auto, serial so far
+
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)
+    tg.set_num_threads(1)
+    before = blas_threads()
+    tg.set_num_threads("auto")
+    assert tg.get_num_threads() == 1 and blas_threads() == before  # an MLP: BLAS as NumPy has it
+    x, w, b = _conv_case(0, (2, 1, 6, 6), (4, 1, 3, 3))
+    conv2d(x, w, b)
+    assert tg.get_num_threads() == 2 and all(n == 1 for n in blas_threads())
+    with parallel.num_threads(1):  # a block on one thread, then auto with its convolutions seen
+        assert tg.get_num_threads() == 1 and blas_threads() == before
+    assert tg.get_num_threads() == 2 and all(n == 1 for n in blas_threads())
+    tg.set_num_threads("auto")  # starts over
+    assert tg.get_num_threads() == 1 and blas_threads() == before
+    importlib.invalidate_caches()
+
+
+def test_auto_holds_blas_at_one_thread_while_other_programs_keep_the_cpus_busy(monkeypatch):
+    tg.set_num_threads(1)
+    before = blas_threads()
+    tg.set_num_threads("auto")
+    others = iter([None, 1.0, 0.8, 0.45, 0.1])  # CPUs' worth of other programs' time, sample by sample
+    monkeypatch.setattr(parallel._load, "sample", lambda: next(others))
+    seen = []
+    for _ in range(5):
+        parallel._load.next_sample = 0.0  # the next backward samples
+        loss = (tg.tensor(np.ones(3), requires_grad=True) * 2).sum()
+        loss.backward()
+        seen.append(blas_threads())
+    held = [all(n == 1 for n in threads) for threads in seen]
+    # no sample yet; busy: held; still busy; between the thresholds: unchanged; quiet: let go
+    assert held == [before == [1] * len(before), True, True, True, before == [1] * len(before)]
+    assert seen[-1] == before
+
+
+def test_the_load_is_other_programs_cpu_time_per_second(monkeypatch):
+    busy, own, clock = iter([100.0, 101.5]), iter([(10.0, 1.0), (10.4, 1.1)]), iter([50.0, 51.0])
+    monkeypatch.setattr(parallel, "_all_cpus_busy_seconds", lambda: next(busy))
+    monkeypatch.setattr(parallel.os, "times", lambda: next(own) + (0.0, 0.0, 0.0))
+    monkeypatch.setattr(parallel.time, "monotonic", lambda: next(clock))
+    load = parallel._MachineLoad()
+    assert load.sample() is None  # the first sample only starts the window
+    assert load.sample() == pytest.approx(1.0)  # 1.5 s of CPU in 1 s, 0.5 of it ours
+    assert load.next_sample == 51.0 + parallel.LOAD_SAMPLE_SECONDS
+
+
+def test_all_cpus_busy_seconds_reads_proc_stat_where_there_is_one():
+    seconds = parallel._all_cpus_busy_seconds()
+    if seconds is None:
+        assert not __import__("os").path.exists("/proc/stat")
+    else:
+        assert seconds > 0
+
+
+def test_run_shares_gives_each_part_to_one_thread_and_returns_them_in_order():
+    tg.set_num_threads(3)
+    started = []
+
+    def start_worker():
+        started.append(threading.get_ident())
+        return lambda part: (part, threading.get_ident())
+
+    results = parallel.run_shares(100, start_worker)
+    assert [part for part, _ in results] == parallel.parts(100, parallel.SHARES)
+    assert len(started) == 3  # one worker (its buffers) per thread, each taking parts until none is left
+    assert {thread for _, thread in results} <= set(started)
+    assert parallel.run_shares(3, start_worker)[-1][0] == range(2, 3)  # fewer parts for a small batch
