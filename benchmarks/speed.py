@@ -350,9 +350,44 @@ def time_steps(spec: MLPSpec | CNNSpec, batch: int, steps: int | None, rounds: i
     return {"steps_per_block": steps, "rounds": rounds, "settle_seconds": settle, "threads": threads, **summary}
 
 
+# ------------------------------------------------------------------------------ GEMM floor
+def step_products(spec: MLPSpec | CNNSpec, batch: int) -> list[tuple[int, int, int]]:
+    """The matrix products (m, k, n) of one training step written as im2col does it: each layer's
+    forward, weight gradient and (but for the first layer, on the data) input gradient."""
+    def three(m: int, k: int, n: int, first: bool) -> list[tuple[int, int, int]]:
+        return [(m, k, n), (k, m, n)] + ([] if first else [(m, n, k)])
+    if isinstance(spec, MLPSpec):
+        return [p for i, (a, b) in enumerate(zip(spec.sizes, spec.sizes[1:])) for p in three(batch, a, b, i == 0)]
+    (c1, c2), side1 = spec.channels, spec.image - 2
+    side2 = side1 - 2
+    return (three(batch * side1 ** 2, 9, c1, True) + three(batch * side2 ** 2, 9 * c1, c2, False)
+            + three(batch, spec.flat, spec.hidden, False) + three(batch, spec.hidden, spec.classes, False))
+
+
+def gemm_rate(threads: int | None, size: int = 2048, repeats: int = 5) -> float:
+    """This machine's float32 matrix product speed, GFLOP/s: the median of ``repeats`` products of
+    two size×size matrices with NumPy's BLAS on ``threads`` threads (None: as it is)."""
+    from threadpoolctl import threadpool_limits
+
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    with threadpool_limits(limits=threads, user_api="blas") if threads else contextlib.nullcontext():
+        a @ a
+        seconds = [timed(lambda: a @ a) for _ in range(repeats)]
+    return 2 * size ** 3 / float(np.median(seconds)) / 1e9
+
+
+def gemm_floor(spec: MLPSpec | CNNSpec, batch: int, rate: float) -> dict[str, float]:
+    """The step's matrix products at ``rate`` GFLOP/s: the time no implementation of the same
+    algorithm can beat on this machine (the element-wise work, im2col copies and Python cost
+    come on top)."""
+    gflop = sum(2 * m * k * n for m, k, n in step_products(spec, batch)) / 1e9
+    return {"gflop": gflop, "gemm_gflops": rate, "floor_ms": 1e3 * gflop / rate}
+
+
 def run_workloads(names: list[str], quick: bool, repeats: int | None, torch: Any,
                   unfused: bool = False, settle: float = SETTLE_SECONDS) -> list[dict[str, Any]]:
     rows = []
+    rate = gemm_rate(numpy_blas_threads())  # on the threads every implementation uses
     for name in names:
         workload = WORKLOADS[name]
         steps = max(1, workload.steps // 2) if quick else workload.steps
@@ -362,7 +397,8 @@ def run_workloads(names: list[str], quick: bool, repeats: int | None, torch: Any
                             unfused=unfused, settle=settle)
         rows.append({"workload": name, "description": workload.describe(), "batch": workload.batch,
                      "model": asdict(workload.model), "target_tensorgrad_over_numpy": workload.target,
-                     "stretch_target_tensorgrad_over_torch": workload.stretch, **result})
+                     "stretch_target_tensorgrad_over_torch": workload.stretch,
+                     "gemm_floor": gemm_floor(workload.model, workload.batch, rate), **result})
     return rows
 
 
@@ -405,6 +441,7 @@ def print_workloads(rows: list[dict[str, Any]], quick: bool) -> None:
     print(format_table(["workload", "tensorgrad", "numpy", "torch", "tg/numpy", "target", "torch/numpy",
                         "tg/torch"], table))
     print_stretch_targets(rows, "tensorgrad", "tg")
+    print_gemm_floor(rows)
     threaded = [row for row in rows if "tensorgrad-threads/numpy" in row["ratios"]]
     if threaded:
         threads = threaded[0].get("threads", "several")
@@ -424,6 +461,21 @@ def print_workloads(rows: list[dict[str, Any]], quick: bool) -> None:
             row["description"], f"{row['median']['tensorgrad-unfused']:.3f}",
             format_ratio(row["ratios"]["tensorgrad-unfused/numpy"])] for row in unfused]))
     print(CI_NOTE)
+
+
+def print_gemm_floor(rows: list[dict[str, Any]]) -> None:
+    """Per workload: the step's matrix products at the machine's GEMM speed, and the fraction of
+    that floor each implementation reaches (floor / its step time)."""
+    rows = [row for row in rows if "gemm_floor" in row]  # (results written before it was measured have none)
+    if not rows:
+        return
+    rate = rows[0]["gemm_floor"]["gemm_gflops"]
+    print(f"\nGEMM floor: the step's matrix products (im2col) at {rate:.0f} GFLOP/s (a 2048x2048 float32 "
+          "product on the same threads); the fraction of it each step reaches")
+    names = [name for name in ("tensorgrad", "tensorgrad-threads", "numpy", "torch") if name in rows[0]["median"]]
+    print(format_table(["workload", "GFLOP", "floor ms"] + names, [
+        [row["description"], f"{row['gemm_floor']['gflop']:.3g}", f"{row['gemm_floor']['floor_ms']:.3g}"]
+        + [f"{row['gemm_floor']['floor_ms'] / row['median'][name]:.2f}" for name in names] for row in rows]))
 
 
 # --------------------------------------------------------------------------------- scaling

@@ -85,3 +85,27 @@ def test_the_workloads_table_shows_the_threads_and_their_verdicts(capsys):
     out = capsys.readouterr().out
     assert "tensorgrad on its own 2 threads (tg.set_num_threads(2)" in out
     assert "<= 1.00 ok, CI 0.83-0.88" in out
+
+
+def test_the_gemm_floor_counts_every_product_of_the_step_once():
+    # W1: x@W1 (128x784x128), dW1 (784x128x128), no input gradient for the data; then layer 2, three products
+    products = speed.step_products(speed.MLPSpec((784, 128, 10)), 128)
+    assert products == [(128, 784, 128), (784, 128, 128), (128, 128, 10), (128, 128, 10), (128, 10, 128)]
+    cnn = speed.CNNSpec()
+    flops = sum(2 * m * k * n for m, k, n in speed.step_products(cnn, 128))
+    conv2 = 2 * 128 * 24 * 24 * (9 * 32) * 64               # one of its three products
+    conv1 = 2 * 128 * 26 * 26 * 9 * 32                       # forward and weight gradient only
+    dense = 2 * 128 * 9216 * 128 + 2 * 128 * 128 * 10
+    assert flops == 3 * conv2 + 2 * conv1 + 3 * dense
+    floor = speed.gemm_floor(cnn, 128, rate=100.0)
+    assert floor["floor_ms"] == pytest.approx(1e3 * flops / 1e9 / 100.0)
+
+
+def test_the_gemm_rate_is_measured_and_the_floor_printed_as_a_fraction_of_each_step(capsys):
+    rate = speed.gemm_rate(1, size=256, repeats=2)
+    assert 0.1 < rate < 1e5  # GFLOP/s of a real product
+    row = {"description": "W4 CNN", "gemm_floor": {"gflop": 9.16, "gemm_gflops": 300.0, "floor_ms": 30.0},
+           "median": {"tensorgrad": 100.0, "numpy": 120.0, "torch": 60.0}}
+    speed.print_gemm_floor([row])
+    out = capsys.readouterr().out
+    assert "at 300 GFLOP/s" in out and "0.30" in out and "0.25" in out and "0.50" in out
