@@ -153,16 +153,8 @@ def measure(name: str, busy_counts: list[int], rounds: int, settle: float,
               "slowdown": {str(busy): {policy: ratio_spread(times[busy][policy], times[quiet][policy])
                                        for policy in runners}
                            for busy in busy_counts if busy != quiet},
-              "auto_threads": _auto_threads(),
               "times": {str(busy): per_policy for busy, per_policy in times.items()}}
     return result
-
-
-def _auto_threads() -> int | None:
-    if not _has_auto():
-        return None
-    with parallel.num_threads("auto"):
-        return parallel.get_num_threads()
 
 
 def print_result(result: dict[str, Any], busy_counts: list[int]) -> None:
@@ -175,8 +167,7 @@ def print_result(result: dict[str, Any], busy_counts: list[int]) -> None:
         row = [policy] + [f"{result['ms_per_step'][str(busy)][policy]:.3f}" for busy in busy_counts]
         row += [format_ratio(result["slowdown"][str(busy)][policy]) for busy in busy_counts if str(busy) != quiet]
         rows.append(row)
-    print(f"\n{result['workload']} ({result['steps_per_block']} steps per block, {result['rounds']} rounds; "
-          f"auto = {result['auto_threads']} thread(s) here)")
+    print(f"\n{result['workload']} ({result['steps_per_block']} steps per block, {result['rounds']} rounds)")
     print(format_table(headers, rows))
     best_quiet = min(ms for policy, ms in result["ms_per_step"][quiet].items() if policy != "torch")
     if "auto" not in result["ms_per_step"][quiet]:

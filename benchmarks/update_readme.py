@@ -3,8 +3,9 @@
     python benchmarks/update_readme.py
 
 Reads benchmarks/results/accuracy.json (from accuracy.py) and benchmarks/results/speed-latest.json
-(from speed.py). README.md gets the accuracy table (``<!-- accuracy-table -->``) and a short speed
-table (``<!-- speed-summary -->``); benchmarks/README.md gets every speed table
+(from speed.py) and benchmarks/results/busy-latest.json (from busy.py). README.md gets the accuracy
+table (``<!-- accuracy-table -->``), a short speed table (``<!-- speed-summary -->``) and the busy
+machine's (``<!-- busy-summary -->``); benchmarks/README.md gets every speed table
 (``<!-- speed-tables -->``), printed by speed.py's own functions, so it shows exactly what the
 run printed.
 """
@@ -53,17 +54,50 @@ def _seconds(run: dict) -> str:
 def speed_summary(result: dict) -> str:
     """The README's short table: ms per step and tensorgrad/NumPy with its target, per workload."""
     env = result["environment"]
-    rows = ["| workload | tensorgrad | NumPy by hand | PyTorch | tensorgrad / NumPy | target |", "|---|---|---|---|---|---|"]
+    rows = ["| workload | tensorgrad | its own threads | NumPy by hand | PyTorch | tensorgrad / NumPy | target "
+            "| GEMM floor |", "|---|---|---|---|---|---|---|---|"]
     for row in result["workloads"]:
         median, ratio = row["median"], row["ratios"]["tensorgrad/numpy"]
         torch = f"{median['torch']:.3g} ms" if "torch" in median else "–"
+        threads = f"{median['tensorgrad-threads']:.3g} ms" if "tensorgrad-threads" in median else "–"
         target = row["target_tensorgrad_over_numpy"]
         met = "✓" if ratio["median"] <= target else "✗"
-        rows.append(f"| {row['description']} | {median['tensorgrad']:.3g} ms | {median['numpy']:.3g} ms | {torch} "
-                    f"| {ratio['median']:.2f} [CI {ratio['ci90_low']:.2f}-{ratio['ci90_high']:.2f}] | ≤ {target:.2f} {met} |")
+        floor = f"{row['gemm_floor']['floor_ms']:.3g} ms" if "gemm_floor" in row else "–"
+        rows.append(f"| {row['description']} | {median['tensorgrad']:.3g} ms | {threads} | {median['numpy']:.3g} ms "
+                    f"| {torch} | {ratio['median']:.2f} [CI {ratio['ci90_low']:.2f}-{ratio['ci90_high']:.2f}] "
+                    f"| ≤ {target:.2f} {met} | {floor} |")
+    floor_note = ""
+    if result["workloads"] and "gemm_floor" in result["workloads"][0]:
+        floor_note = (f" GEMM floor: the step's matrix products (im2col) at this machine's "
+                      f"{result['workloads'][0]['gemm_floor']['gemm_gflops']:.0f} GFLOP/s (a 2048×2048 float32 "
+                      "product on the same threads); a step reaches floor / its time of it.")
     return (f"One run of `{env['command']}` on {env['date'][:10]}, {env['usable_cpus']} CPUs ({env['cpu_model']}): "
-            "median ms per training step, and the median of the per-round ratios with its 90% interval.\n\n"
+            "median ms per training step, and the median of the per-round ratios with its 90% interval. "
+            "tensorgrad runs serially with NumPy's BLAS threads, as the NumPy step does; \"its own threads\" is "
+            f"`tg.set_num_threads({env['usable_cpus']})`, what it chooses by itself for a CNN." + floor_note + "\n\n"
             + "\n".join(rows))
+
+
+def busy_summary(result: dict) -> str:
+    """The README's table of busy.py: each thread policy's step, quiet and with busy processes."""
+    env = result["environment"]
+    lines = [f"With other programs on the CPUs (`{env['command']}`, {env['date'][:10]}, {env['usable_cpus']} CPUs; "
+             "each busy process a Python loop keeping a core busy; ms per step, and busy / quiet as the median "
+             "of per-round ratios):", ""]
+    for workload in result["workloads"].values():
+        counts = sorted(workload["ms_per_step"], key=int)
+        quiet = counts[0]
+        busy_counts = counts[1:]
+        lines.append(f"| {workload['workload']} | " + " | ".join(
+            [f"{count} busy" for count in counts] + [f"{count} busy / quiet" for count in busy_counts]) + " |")
+        lines.append("|---" * (1 + len(counts) + len(busy_counts)) + "|")
+        for policy in workload["ms_per_step"][quiet]:
+            cells = [f"{workload['ms_per_step'][count][policy]:.3g} ms" for count in counts]
+            cells += [f"{workload['slowdown'][count][policy]['median']:.2f}x" for count in busy_counts]
+            label = f"**{policy}** (the default)" if policy == "auto" else policy
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 def speed_tables(result: dict) -> str:
@@ -104,6 +138,9 @@ def main() -> None:
         result = json.loads(latest.read_text())
         text = replace_between(text, "speed-summary", speed_summary(result))
         benchmarks_text = replace_between(benchmarks_text, "speed-tables", speed_tables(result))
+    busy = RESULTS / "busy-latest.json"
+    if busy.exists():
+        text = replace_between(text, "busy-summary", busy_summary(json.loads(busy.read_text())))
     README.write_text(text, encoding="utf-8")
     BENCHMARKS_README.write_text(benchmarks_text, encoding="utf-8")
     print(f"updated {README} and {BENCHMARKS_README}")

@@ -4,8 +4,10 @@ Run:  python examples/cnn_on_threads.py
 
 tg.set_num_threads(n) (here, for one block: tg.parallel.num_threads(n)) splits each convolution's
 batch and each large matrix product over n threads; NumPy's BLAS runs on one thread meanwhile.
-The two runs start from the same weights and see the same batches: their weights end up equal to
-float32 rounding, as the threads add the batch's gradient shares in another order.
+(By default, tensorgrad does this by itself from the first convolution on: tg.set_num_threads("auto").)
+The two runs start from the same weights and see the same batches: a convolution adds its batch's
+gradient shares in the same order on any number of threads, so the weights end up equal, or within
+float32 rounding where a product split by rows rounds differently from the whole one.
 """
 import time
 

@@ -40,3 +40,13 @@ def test_replace_between_rewrites_only_the_marked_part_and_needs_the_markers():
         update_readme.replace_between(text, "u", "new")
     empty = "<!-- t -->\n<!-- /t -->"  # nothing between the markers yet
     assert update_readme.replace_between(empty, "t", "new") == "<!-- t -->\nnew\n<!-- /t -->"
+
+
+def test_busy_table_matches_busy_latest_json():
+    result = json.loads((ROOT / "benchmarks/results/busy-latest.json").read_text())
+    table = update_readme.busy_summary(result)
+    assert "<!-- busy-summary -->\n" + table + "\n<!-- /busy-summary -->" in README
+    for workload in result["workloads"].values():  # a row per policy, the default marked
+        assert table.count("| **auto** (the default) |") == len(result["workloads"])
+        for policy in workload["ms_per_step"]["0"]:
+            assert f"| {policy} |" in table or policy == "auto"
