@@ -242,12 +242,13 @@ def parts(count: int, pieces: int | None = None) -> list[range]:
     return [range(bounds[p], bounds[p + 1]) for p in range(pieces)]
 
 
-#: how many parts a fast op cuts its batch into (fewer for a smaller batch). More parts than threads,
-#: taken one at a time by whichever thread is free: when another program takes a core, the thread
-#: the OS stops holds up one part while the others take the rest (with one part per thread, the
-#: whole op waited for it). Fixed, so sums over the batch are added in the same order whatever
-#: the thread count. Measured on document 003's CNN, 2 threads, one busy process beside:
-#: 1 part per thread 1.68x the quiet step, 8 parts <see benchmarks/busy.py>.
+#: how many parts a fast op cuts its batch into (fewer for a smaller batch), taken one at a time
+#: by whichever thread is free. Fixed, so that sums over the batch (a convolution's weight
+#: gradient) are added in the same order whatever the thread count: serial and threaded results
+#: are equal. More parts than threads was meant to help when another program takes a core (the
+#: thread the OS stops holds up one part, not half the batch); measured on document 003's CNN with
+#: one busy process beside (benchmarks/busy.py): 1.68x the quiet step with one part per thread,
+#: 1.57-1.67x with 8, within the noise (the process gets ~1.1 cores either way).
 SHARES = 8
 
 
