@@ -85,17 +85,8 @@ def policies(thread_counts: list[int]) -> dict[str, Callable[[], contextlib.Abst
         "blas-threads": lambda: parallel.num_threads(1),
         "blas-1": serial_blas_on_one,
         **{f"tensorgrad-{n}": (lambda n=n: parallel.num_threads(n)) for n in thread_counts},
-        **({"auto": lambda: parallel.num_threads("auto")} if _has_auto() else {}),
+        "auto": lambda: parallel.num_threads("auto"),
     }
-
-
-def _has_auto() -> bool:
-    """Whether this tensorgrad chooses its threads itself (set_num_threads("auto"))."""
-    try:
-        with parallel.num_threads("auto"):
-            return True
-    except (ValueError, TypeError):
-        return False
 
 
 def block_runner(impl: Any, batches: list, steps: int, policy: Callable[[], Any],
@@ -159,19 +150,16 @@ def measure(name: str, busy_counts: list[int], rounds: int, settle: float,
 
 def print_result(result: dict[str, Any], busy_counts: list[int]) -> None:
     quiet = str(min(busy_counts))
-    policies_ = list(result["ms_per_step"][quiet])
     headers = ["policy"] + [f"{busy} busy, ms" for busy in busy_counts] + \
               [f"{busy} busy / quiet" for busy in busy_counts if str(busy) != quiet]
     rows = []
-    for policy in policies_:
+    for policy in result["ms_per_step"][quiet]:
         row = [policy] + [f"{result['ms_per_step'][str(busy)][policy]:.3f}" for busy in busy_counts]
         row += [format_ratio(result["slowdown"][str(busy)][policy]) for busy in busy_counts if str(busy) != quiet]
         rows.append(row)
     print(f"\n{result['workload']} ({result['steps_per_block']} steps per block, {result['rounds']} rounds)")
     print(format_table(headers, rows))
     best_quiet = min(ms for policy, ms in result["ms_per_step"][quiet].items() if policy != "torch")
-    if "auto" not in result["ms_per_step"][quiet]:
-        return
     auto_quiet = result["ms_per_step"][quiet]["auto"]
     if "1" in result["slowdown"]:
         slowdown = result["slowdown"]["1"]["auto"]["median"]

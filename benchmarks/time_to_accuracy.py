@@ -30,32 +30,44 @@ def batches(n: int, batch_size: int, seed: int, epoch: int):
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
+def timed_epochs(recipe, n: int, seed: int, model, step, scheduler, test_accuracy) -> list[dict]:
+    """The recipe's epochs, the same for both libraries: ``step(index)`` on each batch, the
+    scheduler once an epoch; after each, the training time so far and ``test_accuracy()`` (not timed)."""
+    trained, per_epoch = 0.0, []
+    for epoch in range(recipe.epochs):
+        model.train()
+        started = time.perf_counter()
+        for index in batches(n, recipe.batch_size, seed, epoch):
+            step(index)
+        if scheduler is not None:
+            scheduler.step()
+        trained += time.perf_counter() - started
+        model.eval()
+        per_epoch.append({"epoch": epoch + 1, "seconds": trained, "test_accuracy": test_accuracy()})
+    return per_epoch
+
+
 def train_tensorgrad(recipe, data, seed: int, target: float, threads: int) -> dict:
     import tensorgrad as tg
     import tensorgrad.nn.functional as F
     from tensorgrad.models.recipes import make_optimizer, make_scheduler
 
-    tg.set_num_threads(threads if recipe.images else 1)  # as `tensorgrad train` does: convolutions on every core
+    tg.set_num_threads(threads if recipe.images else "auto")  # as `tensorgrad train` does: convolutions on every core
     tg.manual_seed(seed)
     model = recipe.make_model()
     initial = model.state_dict()
     optimizer = make_optimizer(recipe, model, lr=None, name=recipe.optimizer)
     scheduler = make_scheduler(recipe, optimizer)
-    trained, per_epoch = 0.0, []
-    for epoch in range(recipe.epochs):
-        model.train()
-        started = time.perf_counter()
-        for index in batches(len(data.x_train), recipe.batch_size, seed, epoch):
-            optimizer.zero_grad()
-            F.cross_entropy(model(data.x_train[index]), data.y_train[index]).backward()
-            optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        trained += time.perf_counter() - started
-        model.eval()
+    def step(index):
+        optimizer.zero_grad()
+        F.cross_entropy(model(data.x_train[index]), data.y_train[index]).backward()
+        optimizer.step()
+
+    def test_accuracy():
         with tg.no_grad():
-            accuracy = float((model(data.x_test).data.argmax(axis=1) == data.y_test).mean())
-        per_epoch.append({"epoch": epoch + 1, "seconds": trained, "test_accuracy": accuracy})
+            return float((model(data.x_test).data.argmax(axis=1) == data.y_test).mean())
+
+    per_epoch = timed_epochs(recipe, len(data.x_train), seed, model, step, scheduler, test_accuracy)
     return {"initial": initial, "epochs": per_epoch, **_reached(per_epoch, target)}
 
 
@@ -77,22 +89,17 @@ def train_torch(recipe, data, seed: int, target: float, initial: dict, threads: 
                      "exponential": torch.optim.lr_scheduler.ExponentialLR}[kind](optimizer, **options)
     x_train, y_train = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train.astype(np.int64))
     x_test = torch.from_numpy(data.x_test)
-    trained, per_epoch = 0.0, []
-    for epoch in range(recipe.epochs):
-        model.train()
-        started = time.perf_counter()
-        for index in batches(len(data.x_train), recipe.batch_size, seed, epoch):
-            index = torch.from_numpy(index)
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(x_train[index]), y_train[index]).backward()
-            optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        trained += time.perf_counter() - started
-        model.eval()
+    def step(index):
+        index = torch.from_numpy(index)
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x_train[index]), y_train[index]).backward()
+        optimizer.step()
+
+    def test_accuracy():
         with torch.no_grad():
-            accuracy = float((model(x_test).argmax(dim=1).numpy() == data.y_test).mean())
-        per_epoch.append({"epoch": epoch + 1, "seconds": trained, "test_accuracy": accuracy})
+            return float((model(x_test).argmax(dim=1).numpy() == data.y_test).mean())
+
+    per_epoch = timed_epochs(recipe, len(data.x_train), seed, model, step, scheduler, test_accuracy)
     return {"epochs": per_epoch, **_reached(per_epoch, target)}
 
 

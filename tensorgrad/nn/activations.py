@@ -5,17 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-
-from ..ops.elementwise import Softplus as SoftplusOp
-from ..tensor import Tensor, where
+from ..tensor import Tensor
 from . import functional as F
 from .module import Module
 
 __all__ = ["Identity", "LeakyReLU", "ELU", "SiLU", "Softplus", "Mish"]
-
-
-def _tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 class Identity(Module):
@@ -71,9 +65,7 @@ class Softplus(Module):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, x: Any) -> Tensor:
-        x = _tensor(x)
-        smooth = SoftplusOp.apply(x * self.beta) / self.beta if self.beta != 1 else SoftplusOp.apply(x)
-        return where(x.data * self.beta > self.threshold, x, smooth)
+        return F.softplus(x, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from ..tensor import Tensor, stack
+from . import functional as F
 from .module import Module
 
 __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d"]
@@ -34,7 +35,7 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size
 
     def forward(self, x: Any) -> Tensor:
-        return adaptive_pool2d(x if isinstance(x, Tensor) else Tensor(x), self.output_size, "mean")
+        return adaptive_pool2d(F._tensor(x), self.output_size, "mean")
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -44,4 +45,4 @@ class AdaptiveMaxPool2d(AdaptiveAvgPool2d):
     """The maximum over adaptive windows, to ``output_size``."""
 
     def forward(self, x: Any) -> Tensor:
-        return adaptive_pool2d(x if isinstance(x, Tensor) else Tensor(x), self.output_size, "max")
+        return adaptive_pool2d(F._tensor(x), self.output_size, "max")

@@ -7,6 +7,8 @@ import numpy as np
 
 from ..creation import default_rng
 from ..tensor import Tensor, where
+from . import functional as F
+from .layers import Dropout
 from .module import Module, Parameter
 
 __all__ = ["Embedding", "Dropout2d"]
@@ -49,25 +51,16 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}{extra}"
 
 
-class Dropout2d(Module):
+class Dropout2d(Dropout):
     """Zero whole channels of (N, C, H, W) images with probability p in training (scaling the rest
     by 1/(1−p)); the identity in ``eval()`` mode."""
-
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout2d: p must be in [0, 1), got {p}")
-        self.p = p
 
     def forward(self, x: Any) -> Any:
         if not self.training or self.p == 0:
             return x
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = F._tensor(x)
         if x.ndim not in (3, 4):
             raise ValueError(f"Dropout2d: expected (N, C, H, W) or (C, H, W) input, got shape {x.shape}")
         channels = x.shape[:-2] + (1, 1)
         keep = default_rng().random(channels, dtype=np.float32) >= self.p
         return x * (keep.astype(x.dtype) / (1 - self.p))
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"

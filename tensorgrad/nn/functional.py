@@ -53,14 +53,25 @@ def tanh(x: Any) -> Tensor:
     return Tanh.apply(x)
 
 
+def _tensor(x: Any) -> Tensor:
+    """x itself when it is a Tensor, else a constant Tensor of it (an input given as an array)."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
 def gelu(x: Any, approximate: str = "none") -> Tensor:
     """x·Φ(x); ``approximate="tanh"`` for the tanh approximation."""
     return Gelu.apply(x, approximate=approximate)
 
 
-def softplus(x: Any) -> Tensor:
-    """log(1 + eˣ), a smooth ReLU, computed without overflow; its derivative is the sigmoid."""
-    return Softplus.apply(x)
+def softplus(x: Any, beta: float = 1.0, threshold: float | None = None) -> Tensor:
+    """log(1 + e^(β·x))/β, a smooth ReLU, computed without overflow; its derivative is σ(β·x).
+    With a ``threshold``, x itself where β·x exceeds it (as PyTorch's; ``nn.Softplus`` passes its
+    20): not needed for stability here, the op is stable on its own."""
+    smooth = Softplus.apply(x) if beta == 1 else Softplus.apply(_tensor(x) * beta) / beta
+    if threshold is None:
+        return smooth
+    x = _tensor(x)
+    return Where.apply(x.data * beta > threshold, x, smooth)
 
 
 def softmax(x: Any, axis: int | None = None, dim: int | None = None) -> Tensor:
@@ -325,13 +336,13 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
 # ------------------------------------------------------------- the courses after the documents
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, ``negative_slope``·x otherwise."""
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = _tensor(x)
     return Where.apply(x.data > 0, x, x * negative_slope)
 
 
 def elu(x: Any, alpha: float = 1.0) -> Tensor:
     """x for x > 0, α·(eˣ − 1) otherwise."""
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = _tensor(x)
     negative = x.data <= 0
     # eˣ of the negative part only: eˣ of a large positive x would overflow in the branch not taken
     return Where.apply(negative, (x * negative).exp() * alpha - alpha, x)
@@ -339,20 +350,20 @@ def elu(x: Any, alpha: float = 1.0) -> Tensor:
 
 def silu(x: Any) -> Tensor:
     """x·σ(x) (swish)."""
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = _tensor(x)
     return x * x.sigmoid()
 
 
 def mish(x: Any) -> Tensor:
     """x·tanh(softplus(x))."""
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = _tensor(x)
     return x * Softplus.apply(x).tanh()
 
 
 def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
     """Normalize over the last ``len(normalized_shape)`` axes (mean 0, variance 1, the biased
     variance as PyTorch), then ``·weight + bias`` if given."""
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = _tensor(x)
     k = len((normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape))
     normalized = Normalize.apply(x, axes=tuple(range(x.ndim - k, x.ndim)), eps=eps)
     if weight is not None:

@@ -150,7 +150,7 @@ def convolve(x: Any, weight: Any, bias: Any, stride: tuple[int, int], padding: A
     "same" (the extra row or column at the end, as PyTorch) or "valid"."""
     if dilation == (1, 1) and groups == 1 and not isinstance(padding, str):
         return F.conv2d(x, weight, bias, stride=stride, padding=padding)
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = F._tensor(x)
     if x.ndim != 4 or x.shape[1] != weight.shape[1] * groups:
         raise ValueError(f"Conv2d: expected (N, {weight.shape[1] * groups}, H, W) input, got shape {x.shape}")
     if padding == "valid":
@@ -179,7 +179,7 @@ class Conv1d(Module):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
     def forward(self, x: Any) -> Any:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = F._tensor(x)
         if x.ndim != 3 or x.shape[1] != self.in_channels:
             raise ValueError(f"Conv1d: expected (N, {self.in_channels}, L) input, got shape {x.shape}")
         padding = self.padding if isinstance(self.padding, str) else (0, self.padding)
@@ -220,7 +220,7 @@ class ConvTranspose2d(Module):
         self.bias = init.uniform_(Parameter(np.empty(out_channels, dtype=dtype)), -bound, bound) if bias else None
 
     def forward(self, x: Any) -> Any:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = F._tensor(x)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"ConvTranspose2d: expected (N, {self.in_channels}, H, W) input, got shape {x.shape}")
         return _composite.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
@@ -299,7 +299,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
         if not 0 <= p < 1:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+            raise ValueError(f"{type(self).__name__}: p must be in [0, 1), got {p}")
         self.p = p
 
     def forward(self, x: Any) -> Any:

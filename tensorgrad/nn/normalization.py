@@ -45,7 +45,7 @@ class _BatchNorm(Module):
             self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
 
     def forward(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = F._tensor(x)
         name = type(self).__name__
         if x.ndim not in self.expected_ndim or x.shape[1] != self.num_features:
             raise ValueError(f"{name}: expected input of {' or '.join(f'{n}-D' for n in self.expected_ndim)} with "
@@ -107,7 +107,7 @@ class LayerNorm(Module):
                 self.bias = Parameter(np.zeros(self.normalized_shape, dtype))
 
     def forward(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = F._tensor(x)
         k = len(self.normalized_shape)
         if x.shape[x.ndim - k:] != self.normalized_shape:
             raise ValueError(f"LayerNorm: expected the last axes of the input to be {self.normalized_shape}, got shape {x.shape}")
@@ -133,7 +133,7 @@ class GroupNorm(Module):
             self.bias = Parameter(np.zeros(num_channels, dtype))
 
     def forward(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = F._tensor(x)
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm: expected {self.num_channels} channels on axis 1, got shape {x.shape}")
         grouped = x.reshape(x.shape[0], self.num_groups, -1)

@@ -76,7 +76,7 @@ class _Cell(Module):
         return Tensor(np.zeros(x.shape[:-1] + (self.hidden_size,), x.dtype))
 
     def _check(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = F._tensor(x)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(f"{type(self).__name__}: expected input (batch, {self.input_size}) or ({self.input_size},), "
                              f"got shape {x.shape}")
@@ -156,7 +156,7 @@ class _Recurrent(Module):
         return (p[f"weight_ih_l{layer}"], p[f"weight_hh_l{layer}"], p.get(f"bias_ih_l{layer}"), p.get(f"bias_hh_l{layer}"))
 
     def forward(self, x: Any, state: Any = None) -> tuple[Tensor, Any]:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = F._tensor(x)
         name = type(self).__name__
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             raise ValueError(f"{name}: expected input (seq, batch, {self.input_size}) (batch first if batch_first) or "

@@ -187,15 +187,15 @@ class Conv2d(Function):
             grad_xt = np.empty(xt.shape, dtype)  # zeroed chunk by chunk, in cache, just before its adds
 
         def start_thread():  # buffers of one thread, reused by every chunk it goes through
-            step = chunk = min(self.chunk, N)
+            step = min(self.chunk, N)
             if need_b:  # Σ g as ones @ g: a matrix-vector product, ~5x faster than g.sum(axis=0) here
-                ones = np.ones(chunk * L, dtype)
+                ones = np.ones(step * L, dtype)
             if need_w:
-                cols, part = np.empty((chunk * L, K), dtype), np.empty((K, O), dtype)
+                cols, part = np.empty((step * L, K), dtype), np.empty((K, O), dtype)
             if need_x:
-                offset_gradient = np.empty((chunk * L, C), dtype)
+                offset_gradient = np.empty((step * L, C), dtype)
             if self.pool is not None:  # the convolution's output gradient, one chunk at a time
-                grad_conv = pooled_gradient((chunk, OH, OW, O), dtype, self.pool, self.pool_out)
+                grad_conv = pooled_gradient((step, OH, OW, O), dtype, self.pool, self.pool_out)
 
             def backpropagate(images: range) -> tuple[np.ndarray | None, np.ndarray | None]:
                 """A share of the batch: fills its images of grad_xt, returns its ∂w and ∂b."""

@@ -148,7 +148,6 @@ class Abs(Function):
         return g * np.sign(a)
 
 
-
 class Sin(Function):
     formula = "∂a = g·cos a"
 

@@ -121,21 +121,7 @@ def gradcheck(
         inputs = [inputs]
     if not eps > 0:
         raise ValueError(f"gradcheck: eps must be a positive step, got {eps!r}")
-    checked: list[int] = []
-    args: list[Any] = []
-    for i, x in enumerate(inputs):
-        if isinstance(x, Tensor):
-            data = x.data.astype(np.float64) if x.dtype.kind == "f" else x.data
-            copy = Tensor(data, requires_grad=x.requires_grad, name=x.name)
-            if x.requires_grad:
-                checked.append(i)
-            args.append(copy)
-        elif isinstance(x, np.ndarray) and x.dtype.kind == "f":
-            args.append(x.astype(np.float64))
-        else:
-            args.append(x)
-    if not checked:
-        raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
+    args, checked = _float64_copies("gradcheck", inputs)
 
     output = fn(*args)
     if not isinstance(output, Tensor):
@@ -188,6 +174,24 @@ def gradcheck(
     return result
 
 
+def _float64_copies(op: str, inputs: Sequence[Any]) -> tuple[list[Any], list[int]]:
+    """The inputs with every floating Tensor and array copied to float64 (a Tensor keeps its
+    requires_grad and name), and the positions of those that require a gradient (at least one)."""
+    args: list[Any] = []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            data = x.data.astype(np.float64) if x.dtype.kind == "f" else x.data
+            args.append(Tensor(data, requires_grad=x.requires_grad, name=x.name))
+        elif isinstance(x, np.ndarray) and x.dtype.kind == "f":
+            args.append(x.astype(np.float64))
+        else:
+            args.append(x)
+    checked = [i for i, x in enumerate(args) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError(f"{op}: no input has requires_grad=True, so there is nothing to check")
+    return args, checked
+
+
 def gradgradcheck(
     fn: Callable[..., Tensor],
     inputs: Sequence[Any],
@@ -223,11 +227,7 @@ def gradgradcheck(
     """
     if isinstance(inputs, Tensor):
         inputs = [inputs]
-    inputs = [Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad, name=x.name)
-              if isinstance(x, Tensor) and x.dtype.kind == "f" else x for x in inputs]
-    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
-    if not checked:
-        raise ValueError("gradgradcheck: no input has requires_grad=True, so there is nothing to check")
+    inputs, checked = _float64_copies("gradgradcheck", inputs)
     rng = np.random.default_rng([0x67726164, 2, seed])
     shape = fn(*inputs).shape
     w = rng.standard_normal(shape) if grad_outputs is None else np.asarray(
