@@ -112,6 +112,13 @@ for axis in (-1, 0, 1):
 case("sin", lambda a: a.sin(), [(3, 4)])
 case("normalize_batch", lambda a: Normalize.apply(a, axes=(0,)) * np.arange(1, 5, dtype=np.float32), [(5, 4)])
 case("normalize_last_two", lambda a: Normalize.apply(a, axes=(1, 2), eps=1e-3) * np.arange(12, dtype=np.float32).reshape(3, 4), [(2, 3, 4)])
+case("batch_norm_rows", lambda a, w, b: tg.nn.functional.batch_norm(a, None, None, w, b, training=True)
+     * np.arange(1, 13, dtype=np.float32).reshape(3, 4), [(3, 4), (4,), (4,)])
+case("batch_norm_images_tanh", lambda a, w, b: tg.nn.functional.batch_norm(a, None, None, w, b, training=True,
+                                                                            activation="tanh")
+     * np.arange(24, dtype=np.float32).reshape(2, 3, 2, 2), [(2, 3, 2, 2), (3,), (3,)])
+case("batch_norm_channels_last", lambda a: tg.nn.functional.batch_norm(a.permute(0, 3, 1, 2), None, None, training=True)
+     * np.arange(24, dtype=np.float32).reshape(2, 3, 2, 2), [(2, 2, 2, 3)])
 case("softplus", lambda a: tg.nn.functional.softplus(a * 30), [(3, 4)])
 case("cos", lambda a: a.cos(), [(3, 4)])
 for axis, keepdims in [(None, False), (1, True), ((0, 2), False)]:
@@ -204,5 +211,6 @@ NOT_FOR_SCALARS = {
     "binary_cross_entropy_with_logits": "a batch of logits",
     "triangle": "the last two axes of a matrix", "gather": "positions along an axis", "scatter_add": "positions along an axis",
     "normalize": "a mean and a variance over axes (one value: its variance is 0)",
+    "batch_norm": "a mean and a variance per channel, over the batch (more than one value each)",
     "index_select": "positions along an axis", "index_add": "positions along an axis (getitem's gradient, recorded)",
 }

@@ -12,20 +12,20 @@ import numpy as np
 from ..errors import InputError
 from ..ops._args import check_floating
 from ..ops.conv import Conv2d
-from ..ops.elementwise import Dropout, Gelu, Relu, Sigmoid, Softplus, Tanh, Where
+from ..ops.elementwise import FUSABLE_ACTIVATIONS, Dropout, Gelu, Relu, Sigmoid, Softplus, Tanh, Where
 from ..ops.losses import (
     REDUCTIONS, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, ClassLabels, CrossEntropy, check_class_weight,
     check_ignore_index, check_reduction, log_likelihood_loss, reduced,
 )
 from ..ops.matmul import Linear
-from ..ops.normalize import Normalize
+from ..ops.normalize import BatchNorm, Normalize
 from ..ops.pool import AvgPool2d, MaxPool2d
 from ..ops.softmax import LogSoftmax, Softmax
 from ..creation import default_rng
 from ..tensor import DEFAULT_DTYPE, Tensor
 
 __all__ = [
-    "leaky_relu", "elu", "silu", "mish", "layer_norm", "embedding", "scaled_dot_product_attention",
+    "leaky_relu", "elu", "silu", "mish", "batch_norm", "layer_norm", "embedding", "scaled_dot_product_attention",
     "relu", "sigmoid", "tanh", "gelu", "softplus", "softmax", "log_softmax", "linear", "conv2d", "max_pool2d",
     "avg_pool2d", "dropout", "one_hot", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "kl_div",
@@ -358,6 +358,41 @@ def mish(x: Any) -> Tensor:
     """x·tanh(softplus(x))."""
     x = _tensor(x)
     return x * Softplus.apply(x).tanh()
+
+
+def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None,  # noqa: A002
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5,
+               activation: str | None = None) -> Tensor:
+    """Batch normalization of each channel (axis 1 of (N, C) or (N, C, ...)), PyTorch's signature.
+
+    ``training=True``: with the batch's own mean and biased variance over every axis but the
+    channels, as one node (ops/normalize.py's BatchNorm); ``running_mean`` and ``running_var``
+    (arrays or Tensors, or None) then move ``momentum`` of the way to the batch's mean and
+    unbiased variance, in place. ``training=False``: with ``running_mean`` and ``running_var``.
+    Then ``·weight + bias`` per channel if given, then ``activation`` ("relu", "sigmoid", "tanh";
+    a tensorgrad option, fused into the training node as Linear's is).
+    """
+    x = _tensor(input)
+    stats = [None if r is None else (r.data if isinstance(r, Tensor) else np.asarray(r)) for r in (running_mean, running_var)]
+    if training:
+        affine = () if weight is None and bias is None else (
+            weight if weight is not None else np.ones(x.shape[1], x.dtype),
+            bias if bias is not None else np.zeros(x.shape[1], x.dtype))
+        return BatchNorm.apply(x, *affine, eps=eps, momentum=momentum, running_mean=stats[0],
+                               running_var=stats[1], activation=activation)
+    if stats[0] is None or stats[1] is None:
+        raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    y = (x - stats[0].reshape(shape)) / np.sqrt(stats[1].reshape(shape) + eps)
+    if weight is not None:
+        y = y * _tensor(weight).reshape(shape)
+    if bias is not None:
+        y = y + _tensor(bias).reshape(shape)
+    if activation is None:
+        return y
+    if activation not in FUSABLE_ACTIVATIONS:
+        raise InputError(f"batch_norm: activation must be None or one of {sorted(FUSABLE_ACTIVATIONS)}, got {activation!r}")
+    return FUSABLE_ACTIVATIONS[activation].apply(y)
 
 
 def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:

@@ -238,9 +238,10 @@ class Module:
 
     def fuse(self, mode: bool = True) -> "Module":
         """Run a layer and what follows it as one fused node, for speed: in every Sequential of this
-        model, a ``Linear`` or ``Conv2d`` followed by a ``ReLU``, ``Sigmoid`` or ``Tanh`` becomes one
-        node ("linear+relu"), and a ``Conv2d`` (then ``ReLU``) then ``MaxPool2d`` with stride =
-        kernel and no padding one node too ("conv2d+relu+max_pool2d").
+        model, a ``Linear``, ``Conv2d``, ``BatchNorm1d`` or ``BatchNorm2d`` followed by a ``ReLU``,
+        ``Sigmoid`` or ``Tanh`` becomes one node ("linear+relu", "batch_norm+relu"), and a ``Conv2d``
+        (then ``ReLU``) then ``MaxPool2d`` with stride = kernel and no padding one node too
+        ("conv2d+relu+max_pool2d").
 
         Off by default, so every module's own ``forward`` runs and the graph has one node per
         module. Values and gradients are the same either way; ``tg.trace`` and ``tg.draw`` mark a

@@ -184,13 +184,32 @@ def var(g: GraphBuilder, s: Step) -> None:
 
 
 def normalize(g: GraphBuilder, s: Step) -> None:
-    """(x − mean)/√(var + eps) over the axes (BatchNorm in training, LayerNorm, GroupNorm):
-    ReduceMean, Sub, Mul, ReduceMean, Add, Sqrt, Div."""
+    """(x − mean)/√(var + eps) over the axes (LayerNorm, GroupNorm): ReduceMean, Sub, Mul,
+    ReduceMean, Add, Sqrt, Div."""
+    _normalized(g, s, out=s.output)
+
+
+def _normalized(g: GraphBuilder, s: Step, out: str | None = None) -> str:
     x, axes, dtype = s.inputs[0], s.node.axes, s.result.dtype
     centered = g.op("Sub", x, g.reduce("ReduceMean", x, axes, True))
     variance = g.reduce("ReduceMean", g.op("Mul", centered, centered), axes, True)
     std = g.op("Sqrt", g.op("Add", variance, g.scalar(s.node.eps, dtype, "eps")))
-    g.op("Div", centered, std, out=s.output)
+    return g.op("Div", centered, std, out=out)
+
+
+def batch_norm(g: GraphBuilder, s: Step) -> None:
+    """Batch normalization with the batch's own statistics (F.batch_norm(..., training=True); a
+    Module exports in eval mode, with its running statistics, as ordinary ops): normalize's
+    operators over every axis but the channels, then Mul and Add by the weight and bias as
+    (1, C, 1, ...), then the fused activation ("batch_norm+relu": ..., Relu)."""
+    activation = getattr(s.node, "activation", None)
+    y = _normalized(g, s, out=s.output if len(s.inputs) == 1 and activation is None else None)
+    if len(s.inputs) == 3:
+        per_channel = g.ints([1, -1] + [1] * (s.tensors[0].ndim - 2), "channels")
+        y = g.op("Mul", y, g.op("Reshape", s.inputs[1], per_channel))
+        y = g.op("Add", y, g.op("Reshape", s.inputs[2], per_channel), out=s.output if activation is None else None)
+    if activation is not None:
+        g.op(ACTIVATIONS[activation.name], y, out=s.output)
 
 
 def cumsum(g: GraphBuilder, s: Step) -> None:
@@ -392,6 +411,7 @@ ONNX_OPS: dict[str, Build] = {
     "logsumexp": reduction("ReduceLogSumExp"),
     "var": var,                             # ReduceMean, Sub, Mul, ReduceMean
     "normalize": normalize,                 # ReduceMean, Sub, Mul, ReduceMean, Add, Sqrt, Div
+    "batch_norm": batch_norm,               # normalize's; Mul, Add by (1, C, 1, 1) Reshapes; + Relu/...
     "cumsum": cumsum,
     # shape
     "reshape": reshape,                     # Flatten, or Reshape (batch axis 0 or -1)

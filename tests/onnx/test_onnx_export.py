@@ -294,3 +294,22 @@ def test_the_batchnorm_and_residual_recipes_run_in_onnxruntime_as_in_tensorgrad(
     assert {k for k in model.state_dict() if "running_mean" in k} <= {n.split("/")[0] for n in names}
     (got,) = _run(proto, {"images": images[3:10]})
     np.testing.assert_allclose(got, _tensorgrad(model, images[3:10]), **TOLERANCE)
+
+
+@pytest.mark.parametrize("shape", [(6, 4, 5, 5), (6, 4)])
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_on_the_batch_statistics_exports_as_normalize_then_scale_and_shift(shape, activation, affine):
+    """F.batch_norm(..., training=True) traced as a function (a Module exports in eval mode, with
+    its running statistics): the batch_norm node, fused activation included."""
+    rng = np.random.default_rng(0)
+    params = [tg.tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True) for _ in range(2)] if affine else []
+
+    def model(x):
+        return F.batch_norm(x, None, None, *params, training=True, activation=activation)
+
+    x = (rng.standard_normal(shape) * 2 + 1).astype(np.float32)
+    proto = tg_onnx.export(model, x, input_names=["x"])
+    (got,) = _run(proto, {"x": x})
+    np.testing.assert_allclose(got, model(tg.tensor(x)).data, **TOLERANCE)
+    assert (activation == "relu") == any(node.op_type == "Relu" for node in proto.graph.node)

@@ -381,16 +381,19 @@ def test_play_backprop_refuses_too_many_frames():
         frames_module.play_backprop(y.sum(), tr)
 
 
-def test_collapse_module_folds_a_batchnorm_and_an_attention_into_one_box_each():
+def test_collapse_module_folds_a_layernorm_and_an_attention_into_one_box_each():
     import tensorgrad.nn.functional as F
     tg.manual_seed(0)
-    model = tg.nn.Sequential(tg.nn.Linear(6, 8), tg.nn.BatchNorm1d(8), tg.nn.Tanh(), tg.nn.Linear(8, 3))
+    model = tg.nn.Sequential(tg.nn.Linear(6, 8), tg.nn.LayerNorm(8), tg.nn.Tanh(), tg.nn.BatchNorm1d(8),
+                             tg.nn.Linear(8, 3))
     loss = F.cross_entropy(model(tg.randn(5, 6)), np.array([0, 1, 2, 0, 1]))
     full = tg.draw(loss, params=model).source
     folded = tg.draw(loss, params=model, collapse="module").source
     assert 'label="normalize' in full and 'label="normalize' not in folded  # inside the box
-    assert "1: BatchNorm1d" in folded and "5 ops, 2 parameters inside" in folded
+    assert "1: LayerNorm" in folded and "3 ops, 2 parameters inside" in folded
     assert "0: Linear" in folded and "tanh" in folded  # one-op modules stay ops
+    # BatchNorm1d trains as one op (batch_norm): an op box named for the module, not a fold
+    assert "batch_norm" in full and 'label="3: BatchNorm1d' in folded and "fold1" not in folded
 
     class Block(tg.nn.Module):
         def __init__(self):
