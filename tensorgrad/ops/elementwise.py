@@ -184,8 +184,8 @@ class Activation(Function):
         raise NotImplementedError
 
     @staticmethod
-    def slope(g: np.ndarray, y: np.ndarray) -> np.ndarray:  # pragma: no cover
-        """g times the derivative, from the output y."""
+    def slope(g: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:  # pragma: no cover
+        """g times the derivative, from the output y (into ``out`` if given)."""
         raise NotImplementedError
 
     def forward(self, a):
@@ -206,8 +206,8 @@ class Relu(Activation):
         return np.maximum(a, 0, out=out)
 
     @staticmethod
-    def slope(g, y):
-        return g * (y > 0)  # y > 0 exactly where a > 0
+    def slope(g, y, out=None):
+        return np.multiply(g, y > 0, out=out)  # y > 0 exactly where a > 0
 
 
 class Sigmoid(Activation):
@@ -225,8 +225,8 @@ class Sigmoid(Activation):
         return np.reciprocal(out, out=out)
 
     @staticmethod
-    def slope(g, y):
-        slope = 1 - y  # one new array, then in place (these run on every layer of a sigmoid MLP)
+    def slope(g, y, out=None):
+        slope = np.subtract(1, y, out=out)  # one array, then in place (these run on every layer of a sigmoid MLP)
         slope *= y     # σ' = y·(1 − y)
         slope *= g
         return slope
@@ -240,8 +240,10 @@ class Tanh(Activation):
         return np.tanh(a, out=out)
 
     @staticmethod
-    def slope(g, y):
+    def slope(g, y, out=None):
         slope = 1 - y * y  # tanh' = 1 − y²
+        if out is not None:
+            return np.multiply(slope, g, out=out)
         slope *= g         # in place: one array fewer
         return slope
 

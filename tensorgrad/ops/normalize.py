@@ -12,12 +12,13 @@ besides g/σ (the "coupling" of notebook 06's exercise 7).
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from ..autograd import Function
 from ..errors import InputError
+from ..speed import parallel
 from ._args import check_floating, normalize_axes
 from .elementwise import fused_activation
 
@@ -85,22 +86,35 @@ class BatchNorm(Function):
         M = rows.shape[0]
         if M < 2:
             raise InputError(f"batch_norm: expected more than 1 value per channel when training, got input shape {x.shape}")
-        # Each line below is one pass over the values (none is cheap: images are megabytes). x̂ is
-        # never stored: the output is (x − mean)·(w/σ) + b, and backward works from x − mean.
-        ones = _ones(M, dtype)
-        mean = ones @ rows / M
-        centered = rows - mean
+        # Three passes over x, each by shares of its rows (a few at a time, in the CPU cache, on
+        # tensorgrad's threads): the mean; x − mean and its variance; the output. x̂ is never
+        # stored: the output is (x − mean)·(w/σ) + b, and backward works from x − mean.
+        ones, by_shares = _ones(M, dtype), functools.partial(_by_shares, rows)
+        mean = _added(by_shares(lambda r: ones[r] @ rows[r])) / M
+        centered = np.empty_like(rows)
+
+        def center(r: slice) -> tuple[np.ndarray, np.ndarray]:
+            part = np.subtract(rows[r], mean, out=centered[r])
+            return ones[r] @ part, _column_dots(part, part)
+
         # the float32 sum behind mean is off by up to ~1e-6 of the values: centered's own mean,
-        # δ, corrects it (x − mean is then centered − δ, which the shifts below account for)
-        error = ones @ centered / M
-        var = _column_dots(centered, centered) / M - error * error    # Σ (x − mean)² / M
+        # the error, corrects it (x − mean is then centered − error, as the shifts below say)
+        error, squares = _added(by_shares(center))
+        error /= M
+        var = squares / M - error * error                            # Σ (x − mean)² / M
         inv_std = 1.0 / np.sqrt(var + eps)
         scale = inv_std if weight is None else inv_std * weight      # w/σ
+        shift = (0 if bias is None else bias) - error * scale
         mean += error
-        y = centered * scale
-        y += (0 if bias is None else bias) - error * scale
-        if self.activation is not None:
-            self.activation.activate(y, out=y)
+        y = np.empty_like(rows)
+
+        def output(r: slice) -> None:
+            part = np.multiply(centered[r], scale, out=y[r])
+            part += shift
+            if self.activation is not None:
+                self.activation.activate(part, out=part)
+
+        by_shares(output)
         if running_mean is not None:  # PyTorch's update: unbiased variance, momentum of the way
             running_mean *= 1 - momentum
             running_mean += momentum * mean
@@ -112,20 +126,31 @@ class BatchNorm(Function):
 
     def backward(self, g):
         centered, error, inv_std, scale, y = self.saved  # x − mean = centered − error
-        grad = _channel_rows(g, centered.dtype)[0]
-        own = self.activation is not None   # grad is then a new array, which may be written into
-        if own:
-            grad = self.activation.slope(grad, y)
-        M = grad.shape[0]
-        sum_g = _ones(M, grad.dtype) @ grad                                      # Σ g
-        sum_g_normalized = (_column_dots(grad, centered) - error * sum_g) * inv_std  # Σ g·x̂
+        g = _channel_rows(g, centered.dtype)[0]
+        M = g.shape[0]
+        ones, by_shares = _ones(M, g.dtype), functools.partial(_by_shares, centered)
+        # ∂ of the pre-activation, where there is an activation: a new array, written into below
+        grad = g if self.activation is None else np.empty_like(centered)
+
+        def sums(r: slice) -> tuple[np.ndarray, np.ndarray]:
+            part = g[r] if self.activation is None else self.activation.slope(g[r], y[r], out=grad[r])
+            return ones[r] @ part, _column_dots(part, centered[r])
+
+        sum_g, sum_g_centered = _added(by_shares(sums))
+        sum_g_normalized = (sum_g_centered - error * sum_g) * inv_std             # Σ g·n
         grad_x = None
         if self.needs_input_grad[0]:
-            # (w/σ)·(g − mean(g) − x̂·mean(g·x̂)), x̂ = (x − mean)/σ: g·(w/σ) − (x − mean)·k − (w/σ)·mean(g)
+            # (w/σ)·(g − mean(g) − n·mean(g·n)), n = (x − mean)/σ: g·(w/σ) − (x − mean)·k − (w/σ)·mean(g)
             k = scale * inv_std * sum_g_normalized / M
-            grad_x = np.multiply(grad, scale, out=grad if own else None)
-            grad_x -= np.multiply(centered, k)
-            grad_x += error * k - scale * sum_g / M
+            shift = error * k - scale * sum_g / M
+            grad_x = grad if grad is not g else np.empty_like(centered)
+
+            def input_gradient(r: slice) -> None:
+                part = np.multiply(grad[r], scale, out=grad_x[r])
+                part -= centered[r] * k
+                part += shift
+
+            by_shares(input_gradient)
             grad_x = self.shape_back(grad_x)
         return (grad_x, sum_g_normalized, sum_g)[:len(self.needs_input_grad)]
 
@@ -147,6 +172,29 @@ def _channel_rows(x: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, Callable[
     moved = np.moveaxis(x, 1, -1)  # (N, ..., C)
     rows = moved.reshape(-1, x.shape[1]).astype(dtype, copy=False)
     return rows, lambda matrix: np.moveaxis(matrix.reshape(moved.shape), -1, 1)
+
+
+#: below this many values, batch_norm makes each pass over the whole array at once: shares would
+#: cost more calls than they save (a BatchNorm1d of a hidden layer, 128 x 256)
+SHARE_MIN_VALUES = 2**16
+
+
+def _by_shares(rows: np.ndarray, work: Callable[[slice], Any]) -> list[Any]:
+    """[work(rows a:b) for each share of the rows]: for a large array, parallel.SHARES shares, on
+    tensorgrad's threads (each share small enough to stay in the CPU cache between passes, on
+    one thread too); else one share, all of them."""
+    if rows.size < SHARE_MIN_VALUES:
+        return [work(slice(0, rows.shape[0]))]
+    return parallel.run_shares(rows.shape[0], lambda: lambda share: work(slice(share.start, share.stop)))
+
+
+def _added(results: list[Any]) -> Any:
+    """The shares' results added in share order (the same sums whatever the thread count); each
+    result an array or a tuple of arrays."""
+    total = results[0]
+    for more in results[1:]:
+        total = tuple(a + b for a, b in zip(total, more)) if isinstance(total, tuple) else total + more
+    return total
 
 
 def _column_dots(a: np.ndarray, b: np.ndarray, block: int = 1024) -> np.ndarray:

@@ -160,3 +160,28 @@ def test_gradients_of_gradients_through_batch_norm_match_pytorch():
     np.testing.assert_allclose(gx.data, pgx.detach().numpy(), rtol=1e-9)
     np.testing.assert_allclose(tx.grad, px.grad.numpy(), rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(tw.grad, pw.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_a_large_input_goes_by_shares_to_the_same_numbers_on_any_thread_count(threads):
+    """Past SHARE_MIN_VALUES the passes go share by share (on tensorgrad's threads): the same
+    numbers as the plain reference, and bit for bit the same whatever the thread count."""
+    from tensorgrad.ops import normalize
+    x, w, b, g = _inputs((64, 8, 12, 12), seed=6, mean=1.0, std=2.0)
+    assert x.size >= normalize.SHARE_MIN_VALUES
+    x, g = _channels_last(x), _channels_last(g)
+
+    def fast(x, w, b):
+        return F.batch_norm(x, None, None, w, b, training=True, activation="relu")
+
+    tg.set_num_threads(1)
+    serial = _gradients(fast, x, w, b, g)
+    tg.set_num_threads(threads)
+    try:
+        threaded = _gradients(fast, x, w, b, g)
+    finally:
+        tg.set_num_threads("auto")
+    plain = _gradients(lambda x, w, b: _reference(x, w, b, "relu"), x, w, b, g)
+    for got, same, expected, name in zip(threaded, serial, plain, ["y", "∂x", "∂w", "∂b"]):
+        np.testing.assert_array_equal(got, same, err_msg=name)
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12, err_msg=name)
