@@ -7,8 +7,9 @@ gradient to its *first* maximum (row-major), as PyTorch does, so ties never spli
 Max pooling has a second, faster path for what a CNN feeds it: windows that tile an image stored
 channels-last (a Conv2d's output, see ops/conv.py). There the image reshaped to
 (N, OH, kh, OW, kw, C) is every window at once, and a running max over the offsets keeps the
-index of each window's first maximum; backward needs only those indices. The functions of that
-path are also what a Conv2d node fused with its pooling ("conv2d+relu+max_pool2d") runs.
+index of each window's first maximum; backward needs only those indices. It goes through the
+batch a few images at a time (in the CPU cache), in shares on tensorgrad's threads. The functions
+of that path are also what a Conv2d node fused with its pooling ("conv2d+relu+max_pool2d") runs.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..errors import InputError
+from ..speed import parallel
 from ._args import check_floating, check_pair
 from . import _composite
 from ._windows import Window, images_per_chunk, is_channels_last, pad, sliding_window
@@ -99,19 +101,30 @@ class MaxPool2d(Function):
         first = np.empty((N, OH, OW, C), index_dtype(self.window.kernel))
         tiles = tiles_of(x.transpose(0, 2, 3, 1), self.window.kernel, OH, OW)
         self.chunk = images_per_chunk(H * W * C * x.itemsize)
-        for s in range(0, N, self.chunk):
-            max_of_tiles(tiles[s:s + self.chunk], y[s:s + self.chunk], first[s:s + self.chunk])
+
+        def pool(images: range) -> None:  # a share of the batch, chunk by chunk
+            for s in range(images.start, images.stop, self.chunk):
+                e = min(s + self.chunk, images.stop)
+                max_of_tiles(tiles[s:e], y[s:e], first[s:e])
+
+        parallel.run_shares(N, lambda: pool)
         self.save(first)  # backward needs only where each maximum was, not x
         return y.transpose(0, 3, 1, 2)  # (N, C, OH, OW), channels-last like x
 
     def _backward_tiles(self, g):
         (first,) = self.saved
         N, C, H, W = self.x_shape
-        gt = g.transpose(0, 2, 3, 1)  # (N, OH, OW, C): a view when g is channels-last
+        # (N, OH, OW, C): a view when g is channels-last; else a copy (from a Flatten, say), as
+        # the routing's strided passes over a strided g took 1.5x as long
+        gt = np.ascontiguousarray(g.transpose(0, 2, 3, 1))
         grad_xt = pooled_gradient((N, H, W, C), g.dtype, self.window.kernel, first.shape[1:3])
         grad_tiles = tiles_of(grad_xt, self.window.kernel, *first.shape[1:3])
-        for s in range(0, N, self.chunk):
-            route_to_first_max(gt[s:s + self.chunk], first[s:s + self.chunk], grad_tiles[s:s + self.chunk])
+        def route(images: range) -> None:  # a share of the batch, chunk by chunk
+            for s in range(images.start, images.stop, self.chunk):
+                e = min(s + self.chunk, images.stop)
+                route_to_first_max(gt[s:e], first[s:e], grad_tiles[s:e])
+
+        parallel.run_shares(N, lambda: route)
         return grad_xt.transpose(0, 3, 1, 2)
 
 
