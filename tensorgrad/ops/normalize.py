@@ -94,7 +94,7 @@ class BatchNorm(Function):
         centered = np.empty_like(rows)
 
         def center(r: slice) -> tuple[np.ndarray, np.ndarray]:
-            part = np.subtract(rows[r], mean, out=centered[r])
+            part = _per_channel(np.subtract, rows[r], _wide(mean), centered[r])
             return ones[r] @ part, _column_dots(part, part)
 
         # the float32 sum behind mean is off by up to ~1e-6 of the values: centered's own mean,
@@ -107,10 +107,11 @@ class BatchNorm(Function):
         shift = (0 if bias is None else bias) - error * scale
         mean += error
         y = np.empty_like(rows)
+        scale_wide, shift_wide = _wide(scale), _wide(shift)
 
         def output(r: slice) -> None:
-            part = np.multiply(centered[r], scale, out=y[r])
-            part += shift
+            part = _per_channel(np.multiply, centered[r], scale_wide, y[r])
+            _per_channel(np.add, part, shift_wide, part)
             if self.activation is not None:
                 self.activation.activate(part, out=part)
 
@@ -144,11 +145,12 @@ class BatchNorm(Function):
             k = scale * inv_std * sum_g_normalized / M
             shift = error * k - scale * sum_g / M
             grad_x = grad if grad is not g else np.empty_like(centered)
+            scale_wide, k_wide, shift_wide = _wide(scale), _wide(k), _wide(shift)
 
             def input_gradient(r: slice) -> None:
-                part = np.multiply(grad[r], scale, out=grad_x[r])
-                part -= centered[r] * k
-                part += shift
+                part = _per_channel(np.multiply, grad[r], scale_wide, grad_x[r])
+                part -= _per_channel(np.multiply, centered[r], k_wide, np.empty_like(part))
+                _per_channel(np.add, part, shift_wide, part)
 
             by_shares(input_gradient)
             grad_x = self.shape_back(grad_x)
@@ -186,6 +188,29 @@ def _by_shares(rows: np.ndarray, work: Callable[[slice], Any]) -> list[Any]:
     if rows.size < SHARE_MIN_VALUES:
         return [work(slice(0, rows.shape[0]))]
     return parallel.run_shares(rows.shape[0], lambda: lambda share: work(slice(share.start, share.stop)))
+
+
+#: how many numbers a row of the per-channel arithmetic spans at least (see _per_channel)
+WIDE_ROW = 1024
+
+
+def _wide(vector: np.ndarray) -> np.ndarray:
+    """A per-channel vector (C,) repeated to span WIDE_ROW numbers, for _per_channel."""
+    return np.tile(vector, max(1, WIDE_ROW // vector.shape[0]))
+
+
+def _per_channel(ufunc: np.ufunc, block: np.ndarray, wide: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``ufunc(block, vector, out=out)`` for a (rows, C) block and a per-channel vector given as
+    ``_wide(vector)``: on the block seen as rows of len(wide) numbers. NumPy's loop goes row by
+    row, and over rows of only C numbers (16 for a small CNN) it cost 1.7x the arithmetic."""
+    rows, C = block.shape
+    repeats = wide.shape[0] // C
+    whole = rows // repeats * repeats
+    if whole:
+        ufunc(block[:whole].reshape(-1, wide.shape[0]), wide, out=out[:whole].reshape(-1, wide.shape[0]))
+    if whole < rows:
+        ufunc(block[whole:], wide[:C], out=out[whole:])
+    return out
 
 
 def _added(results: list[Any]) -> Any:
