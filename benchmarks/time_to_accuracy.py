@@ -127,6 +127,11 @@ def main() -> None:
 
     from tensorgrad.data import load_mnist, load_mnist_sample
     from tensorgrad.models.recipes import RECIPES, prepare_data
+    from tensorgrad.speed.memory import keep_freed_memory
+
+    # malloc keeps freed memory for the next step, as the `tensorgrad` command sets it (process-wide:
+    # PyTorch trains with the same allocator settings)
+    keep_freed_memory()
 
     if not args.sample and not args.data_dir:
         parser.error("give --data-dir DIR (MNIST's IDX files) or --sample")

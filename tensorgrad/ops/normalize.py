@@ -91,10 +91,10 @@ class BatchNorm(Function):
         # stored: the output is (x − mean)·(w/σ) + b, and backward works from x − mean.
         ones, by_shares = _ones(M, dtype), functools.partial(_by_shares, rows)
         mean = _added(by_shares(lambda r: ones[r] @ rows[r])) / M
-        centered = np.empty_like(rows)
+        centered, mean_wide = np.empty_like(rows), _wide(mean, rows)
 
         def center(r: slice) -> tuple[np.ndarray, np.ndarray]:
-            part = _per_channel(np.subtract, rows[r], _wide(mean), centered[r])
+            part = _per_channel(np.subtract, rows[r], mean_wide, centered[r])
             return ones[r] @ part, _column_dots(part, part)
 
         # the float32 sum behind mean is off by up to ~1e-6 of the values: centered's own mean,
@@ -107,7 +107,7 @@ class BatchNorm(Function):
         shift = (0 if bias is None else bias) - error * scale
         mean += error
         y = np.empty_like(rows)
-        scale_wide, shift_wide = _wide(scale), _wide(shift)
+        scale_wide, shift_wide = _wide(scale, rows), _wide(shift, rows)
 
         def output(r: slice) -> None:
             part = _per_channel(np.multiply, centered[r], scale_wide, y[r])
@@ -145,7 +145,7 @@ class BatchNorm(Function):
             k = scale * inv_std * sum_g_normalized / M
             shift = error * k - scale * sum_g / M
             grad_x = grad if grad is not g else np.empty_like(centered)
-            scale_wide, k_wide, shift_wide = _wide(scale), _wide(k), _wide(shift)
+            scale_wide, k_wide, shift_wide = (_wide(v, centered) for v in (scale, k, shift))
 
             def input_gradient(r: slice) -> None:
                 part = _per_channel(np.multiply, grad[r], scale_wide, grad_x[r])
@@ -171,9 +171,13 @@ def _channel_rows(x: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, Callable[
     """x (N, C, ...) as a (values, C) matrix, a channel per column: a view when the channels are
     x's fastest axis in memory ((N, C) rows, channels-last images), else a copy; and the function
     that gives such a matrix x's shape back (as a view, channels-last)."""
-    moved = np.moveaxis(x, 1, -1)  # (N, ..., C)
+    if x.ndim == 2:
+        return x.astype(dtype, copy=False), lambda matrix: matrix
+    last = (0,) + tuple(range(2, x.ndim)) + (1,)           # channels last: (N, ..., C)
+    moved = x.transpose(last)
+    back = tuple(np.argsort(last))
     rows = moved.reshape(-1, x.shape[1]).astype(dtype, copy=False)
-    return rows, lambda matrix: np.moveaxis(matrix.reshape(moved.shape), -1, 1)
+    return rows, lambda matrix: matrix.reshape(moved.shape).transpose(back)
 
 
 #: below this many values, batch_norm makes each pass over the whole array at once: shares would
@@ -194,14 +198,17 @@ def _by_shares(rows: np.ndarray, work: Callable[[slice], Any]) -> list[Any]:
 WIDE_ROW = 1024
 
 
-def _wide(vector: np.ndarray) -> np.ndarray:
-    """A per-channel vector (C,) repeated to span WIDE_ROW numbers, for _per_channel."""
-    return np.tile(vector, max(1, WIDE_ROW // vector.shape[0]))
+def _wide(vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """A per-channel vector (C,) repeated to span WIDE_ROW numbers, for _per_channel on ``rows``;
+    the vector itself for an array too small to go by shares (where tiling costs more than it saves)."""
+    if rows.size < SHARE_MIN_VALUES or vector.shape[0] * 2 > WIDE_ROW:
+        return vector
+    return np.tile(vector, WIDE_ROW // vector.shape[0])
 
 
 def _per_channel(ufunc: np.ufunc, block: np.ndarray, wide: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``ufunc(block, vector, out=out)`` for a (rows, C) block and a per-channel vector given as
-    ``_wide(vector)``: on the block seen as rows of len(wide) numbers. NumPy's loop goes row by
+    ``_wide(vector, rows)``: on the block seen as rows of len(wide) numbers. NumPy's loop goes row by
     row, and over rows of only C numbers (16 for a small CNN) it cost 1.7x the arithmetic."""
     rows, C = block.shape
     repeats = wide.shape[0] // C

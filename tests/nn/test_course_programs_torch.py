@@ -257,7 +257,9 @@ def test_a_cs231n_conv_net_with_batchnorm2d_and_adam():
                lambda p: tg.optim.Adam(p, lr=1e-2), lambda p: torch.optim.Adam(p, lr=1e-2), steps=3)
     ours.eval(), theirs.eval()
     with tg.no_grad(), torch.no_grad():
-        np.testing.assert_allclose(ours(tg.tensor(images)).data, theirs(torch.tensor(images)).numpy(), rtol=1e-8)
+        # outputs are O(1); atol for the few near 0, where float64 rounding after 3 Adam steps shows (2e-11)
+        np.testing.assert_allclose(ours(tg.tensor(images)).data, theirs(torch.tensor(images)).numpy(),
+                                   rtol=1e-8, atol=1e-10)
 
 
 CONVS = {
