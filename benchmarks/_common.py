@@ -197,6 +197,14 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def add_run_options(parser: Any, quick: str) -> None:
+    """The options every comparison script takes: --no-torch, --quick (``quick`` says what a smoke
+    run does) and --out (the results folder)."""
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (default %(default)s)")
+
+
 def save_results(results: dict[str, Any], stem: str, out_dir: Path = RESULTS_DIR,
                  latest: bool = True) -> list[Path]:
     """Write ``results`` as ``<stem>-<date>.json`` and, if ``latest``, ``<stem>-latest.json``."""

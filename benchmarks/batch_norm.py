@@ -48,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    RESULTS_DIR, environment, format_ratio, format_table, interleave, save_results, summarise,
+    add_run_options, environment, format_ratio, format_table, interleave, save_results, summarise,
 )
 from baselines.torch_step import import_torch  # noqa: E402
 
@@ -220,9 +220,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--block", type=int, default=5, help="calls per timed block (default %(default)s)")
-    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    parser.add_argument("--quick", action="store_true", help="3 rounds, blocks of one call: a smoke run")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (default %(default)s)")
+    add_run_options(parser, quick="3 rounds, blocks of one call: a smoke run")
     return parser.parse_args(argv)
 
 

@@ -41,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    RESULTS_DIR, balanced_orders, environment, format_ratio, format_table, ratio_spread, run_for,
+    add_run_options, balanced_orders, environment, format_ratio, format_table, ratio_spread, run_for,
     save_results,
 )
 from baselines.specs import initial_weights, make_batches  # noqa: E402
@@ -176,9 +176,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", nargs="+", type=int, default=[parallel.usable_cpus()],
                         help="tensorgrad-N policies to time (default: N = the usable CPUs)")
     parser.add_argument("--settle", type=float, default=SETTLE_SECONDS)
-    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    parser.add_argument("--quick", action="store_true", help="3 rounds: a smoke run")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (default %(default)s)")
+    add_run_options(parser, quick="3 rounds: a smoke run")
     return parser.parse_args(argv)
 
 

@@ -41,12 +41,16 @@ from ._windows import Window, images_per_chunk, pad, sliding_window
 from .elementwise import fused_activation, name_fused_node
 from .pool import MaxPool2d, index_dtype, max_of_tiles, pooled_gradient, route_to_first_max, tiles_of
 
-__all__ = ["MAX_POOL_FUSES_AFTER", "Conv2d"]
+__all__ = ["MAX_POOL_FUSES_AFTER", "PATCHES_MAX_CHANNELS", "Conv2d", "im2col"]
 
 #: the activations (by name; None for none) after which ``max_pool`` fuses into a convolution:
 #: sigmoid or tanh can round two different maxima to one value (both 1.0), and the tie would then
 #: send the gradient elsewhere than max pooling after the activation does
 MAX_POOL_FUSES_AFTER = (None, "relu")
+
+#: up to this many input channels, a stride-1 convolution's input gradient is one product of g's
+#: patches (see Conv2d._input_gradient_by_patches_applies)
+PATCHES_MAX_CHANNELS = 16
 
 
 class Conv2d(Function):
@@ -146,25 +150,8 @@ class Conv2d(Function):
         return pkh, pkw
 
     def _im2col(self, xt: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Copy the windows of channels-last images xt (n, Hp, Wp, C) into ``out`` (n·OH·OW, kh·kw·C).
-
-        Row (image, oh, ow) holds the window at output pixel (oh, ow), ordered (kernel row, kernel
-        column, channel): x[image, oh·sh + i, ow·sw + j, c]. ``sliding_window_view`` gives every
-        window as a strided view; this is the one copy.
-        """
-        (kh, kw), (sh, sw) = self.window.kernel, self.window.stride
-        n, C, OH, OW = xt.shape[0], xt.shape[3], self.window.out_h, self.window.out_w
-        if C == 1:
-            # One channel (the images themselves): the windows' rows are only kw numbers long, and
-            # one strided copy per kernel offset (whole image rows at a time) is faster (measured
-            # 0.6-0.8 ms against 2.2-3.5 ms for a batch of 128 MNIST images; slower from 3 channels).
-            patches = out.reshape(n, OH, OW, kh * kw, C)
-            for k, (rows, cols) in enumerate(self.window.offsets()):
-                patches[:, :, :, k] = xt[:, rows, cols]
-            return out
-        windows = sliding_window_view(xt, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (n, OH, OW, C, kh, kw)
-        np.copyto(out.reshape(n, OH, OW, kh, kw, C), windows.transpose(0, 1, 2, 4, 5, 3))
-        return out
+        """The patches of channels-last images xt (n, Hp, Wp, C) for this convolution (see im2col)."""
+        return im2col(xt, self.window, out)
 
     def backward(self, g):
         xt, kernel, out, first = self.saved
@@ -181,18 +168,33 @@ class Conv2d(Function):
         # slice that offset read (_add_input_gradient). That is the "full correlation of g with the
         # flipped kernel" of the formula, computed the cheaper way: doing it literally needs im2col
         # of g padded by k−1, a patch matrix O/C times larger than x's (2x for the CNN's second conv).
-        if need_x:  # (the first conv of a net, on the data, skips all of this)
+        # For few input channels (C ≤ PATCHES_MAX_CHANNELS) with stride 1, those products of C
+        # columns are slow, and the literal formula is faster: see _input_gradient_by_patches.
+        by_patches = need_x and self._input_gradient_by_patches_applies(C)
+        step = min(self.chunk, N)
+        if by_patches:
+            (kh, kw), (ph, pw) = self.window.kernel, self.window.padding
+            H, W = self.x_shape[2:]
+            # g padded by k − 1 − padding: windows of it over the flipped kernel give ∂x (H, W)
+            g_window = Window((kh, kw), (1, 1), (kh - 1 - ph, kw - 1 - pw), H, W)
+            # the kernel turned half a turn, as a (kh·kw·O, C) matrix: row (i, j, o) is w[o, :, kh−1−i, kw−1−j]
+            flipped = np.ascontiguousarray(kernel.reshape(kh, kw, C, O)[::-1, ::-1].transpose(0, 1, 3, 2).reshape(-1, C))
+            step = min(step, images_per_chunk(H * W * kh * kw * O * dtype.itemsize))
+            grad_x_rows = np.empty((N * H * W, C), dtype)  # ∂x channels-last, written chunk by chunk
+        elif need_x:  # (the first conv of a net, on the data, skips all of this)
             # w_kᵀ (O, C) for each kernel offset k: rows k·C … (k+1)·C of the (kh·kw·C, O) matrix
             kernel_by_offset = np.ascontiguousarray(kernel.reshape(-1, C, O).transpose(0, 2, 1))
             grad_xt = np.empty(xt.shape, dtype)  # zeroed chunk by chunk, in cache, just before its adds
 
         def start_thread():  # buffers of one thread, reused by every chunk it goes through
-            step = min(self.chunk, N)
             if need_b:  # Σ g as ones @ g: a matrix-vector product, ~5x faster than g.sum(axis=0) here
                 ones = np.ones(step * L, dtype)
             if need_w:
                 cols, part = np.empty((step * L, K), dtype), np.empty((K, O), dtype)
-            if need_x:
+            if by_patches:
+                padded_g = pad(np.zeros((step, OH, OW, O), dtype), g_window.padding, rows_axis=1)
+                g_patches = np.empty((step * H * W, kh * kw * O), dtype)
+            elif need_x:
                 offset_gradient = np.empty((step * L, C), dtype)
             if self.pool is not None:  # the convolution's output gradient, one chunk at a time
                 grad_conv = pooled_gradient((step, OH, OW, O), dtype, self.pool, self.pool_out)
@@ -215,7 +217,12 @@ class Conv2d(Function):
                     if need_w:
                         patches = self._im2col(xt[s:s + n], cols[:n * L])
                         grad_kernel += np.matmul(patches.T, gs, out=part)
-                    if need_x:
+                    if by_patches:  # g into the middle of its zero-bordered buffer, then its windows
+                        padded_g[:n, g_window.padding[0]:g_window.padding[0] + OH,
+                                 g_window.padding[1]:g_window.padding[1] + OW] = gs.reshape(n, OH, OW, O)
+                        patches = im2col(padded_g[:n], g_window, g_patches[:n * H * W])
+                        np.matmul(patches, flipped, out=grad_x_rows[s * H * W:(s + n) * H * W])
+                    elif need_x:
                         grad_xt[s:s + n] = 0
                         self._add_input_gradient(gs, kernel_by_offset, grad_xt[s:s + n], offset_gradient[:n * L])
                 return grad_kernel, grad_bias
@@ -229,9 +236,24 @@ class Conv2d(Function):
             if need_b:
                 grad_bias += more_bias
 
-        grad_x = self.window.unpad(grad_xt, rows_axis=1).transpose(0, 3, 1, 2) if need_x else None
+        if by_patches:
+            grad_x = grad_x_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+        else:
+            grad_x = self.window.unpad(grad_xt, rows_axis=1).transpose(0, 3, 1, 2) if need_x else None
         grad_w = _kernel_from_matrix(grad_kernel, (O, C, *self.window.kernel)) if need_w else None
         return (grad_x, grad_w, grad_bias)[:len(self.needs_input_grad)]
+
+    def _input_gradient_by_patches_applies(self, C: int) -> bool:
+        """Whether backward computes ∂x as the formula says, the full correlation of g with the
+        flipped kernel: the windows of g (padded by k − 1 − padding) as one patch matrix, times
+        the flipped kernel (kh·kw·O, C), one product per chunk. That copies kh·kw·O numbers per
+        pixel where the products by kernel offset (_add_input_gradient) add kh·kw·C, but those
+        products have only C columns, and below ~16 BLAS runs them slowly. For stride 1 and
+        padding < the kernel (fast-cnn's and the small ResNet's 3x3 convolutions). Measured, one
+        thread, batch 128, ms for ∂x by offsets / by patches: 16 -> 32 channels at 14x14 6.7 / 5.4;
+        32 -> 64 at 24x24 (document 003's) 43 / 77."""
+        (kh, kw), (ph, pw) = self.window.kernel, self.window.padding
+        return C <= PATCHES_MAX_CHANNELS and self.window.stride == (1, 1) and ph < kh and pw < kw
 
     def _add_input_gradient(self, g: np.ndarray, kernel_by_offset: np.ndarray, grad_xt: np.ndarray,
                             buffer: np.ndarray) -> None:
@@ -249,6 +271,28 @@ class Conv2d(Function):
             part = np.matmul(g, kernel_by_offset[k], out=buffer)  # (n·OH·OW, O) @ (O, C)
             image_slice = grad_xt[:, rows, cols]                    # (n, OH, OW, C), a view
             image_slice += part.reshape(image_slice.shape)
+
+
+def im2col(xt: np.ndarray, window: Window, out: np.ndarray) -> np.ndarray:
+    """Copy the windows of channels-last images xt (n, Hp, Wp, C) into ``out`` (n·OH·OW, kh·kw·C).
+
+    Row (image, oh, ow) holds the window at output pixel (oh, ow), ordered (kernel row, kernel
+    column, channel): x[image, oh·sh + i, ow·sw + j, c]. ``sliding_window_view`` gives every
+    window as a strided view; this is the one copy.
+    """
+    (kh, kw), (sh, sw) = window.kernel, window.stride
+    n, C, OH, OW = xt.shape[0], xt.shape[3], window.out_h, window.out_w
+    if C == 1:
+        # One channel (the images themselves): the windows' rows are only kw numbers long, and
+        # one strided copy per kernel offset (whole image rows at a time) is faster (measured
+        # 0.6-0.8 ms against 2.2-3.5 ms for a batch of 128 MNIST images; slower from 3 channels).
+        patches = out.reshape(n, OH, OW, kh * kw, C)
+        for k, (rows, cols) in enumerate(window.offsets()):
+            patches[:, :, :, k] = xt[:, rows, cols]
+        return out
+    windows = sliding_window_view(xt, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (n, OH, OW, C, kh, kw)
+    np.copyto(out.reshape(n, OH, OW, kh, kw, C), windows.transpose(0, 1, 2, 4, 5, 3))
+    return out
 
 
 def _kernel_matrix(weight: np.ndarray, dtype: np.dtype) -> np.ndarray:

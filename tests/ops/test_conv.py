@@ -375,3 +375,33 @@ def test_pooling_errors(fn, name):
 def test_ops_declare_name_and_formula():
     for op, name in ((Conv2d, "conv2d"), (MaxPool2d, "max_pool2d"), (AvgPool2d, "avg_pool2d")):
         assert op.name == name and "∂" in op.formula and op.__doc__
+
+
+@pytest.mark.parametrize("padding", [0, 1, (2, 1)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_input_gradient_by_patches_and_by_kernel_offsets_agree(monkeypatch, padding, threads):
+    """Stride 1 and few input channels: ∂x as one product of g's patches with the flipped kernel
+    (conv.PATCHES_MAX_CHANNELS), against the products by kernel offset and the reference, in
+    chunks of 2 images, fused with ReLU and max pooling, on one thread and on two."""
+    from tensorgrad.ops import conv as conv_module
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((5, 3, 8, 9))
+    w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    monkeypatch.setattr(_windows, "CHUNK_BYTES", 2 * 27 * 8 * 9 * 8)
+    results = {}
+    tg.set_num_threads(threads)
+    try:
+        for limit in (0, 16):  # by kernel offsets; by patches
+            monkeypatch.setattr(conv_module, "PATCHES_MAX_CHANNELS", limit)
+            tensors = [tg.tensor(a, requires_grad=True) for a in (x, w, b)]
+            out = Conv2d.apply(*tensors, padding=padding, activation="relu", max_pool=2)
+            out.backward(np.random.default_rng(9).standard_normal(out.shape))
+            results[limit] = [out.data] + [t.grad for t in tensors]
+    finally:
+        tg.set_num_threads("auto")
+    tensors = [tg.tensor(a, requires_grad=True) for a in (x, w, b)]
+    plain = max_pool2d(_reference(*tensors, 1, padding).relu(), 2)
+    plain.backward(np.random.default_rng(9).standard_normal(plain.shape))
+    for by_offsets, by_patches, expected in zip(results[0], results[16], [plain.data] + [t.grad for t in tensors]):
+        np.testing.assert_allclose(by_patches, by_offsets, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(by_patches, expected, rtol=1e-12, atol=1e-12)
