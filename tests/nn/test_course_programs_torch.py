@@ -4,6 +4,8 @@ final gradients (float64): recurrent cells and layers, attention, a GPT block, t
 "What is torch.nn really?", a CS231n conv net with BatchNorm2d and Adam, a character LSTM."""
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 
@@ -313,3 +315,44 @@ def test_new_layers_name_the_expected_and_received_shape():
         nn.ConvTranspose2d(4, 3, 3)(tg.randn(2, 3, 5, 5))
     with pytest.raises(TypeError, match="Embedding: indices must be integers, got dtype float32"):
         nn.Embedding(5, 2)(tg.tensor([0.5]))
+
+
+def test_the_small_resnet_trains_as_in_pytorch_with_its_batchnorms_going_by_shares():
+    """models.networks.SmallResNet (the resnet-cnn recipe: residual blocks of conv-BatchNorm2d-ReLU,
+    max pooling, global average pooling), written again in PyTorch, trained 3 Adam steps on a batch
+    large enough that BatchNorm goes by shares of rows and the 16-channel convolutions take the
+    input gradient by patches; then compared in eval mode, with the running statistics."""
+    from tensorgrad.models.networks import SmallResNet
+    from tensorgrad.ops import normalize
+
+    class Block(torch.nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.conv1 = torch.nn.Conv2d(c, c, 3, padding=1, bias=False)
+            self.bn1 = torch.nn.BatchNorm2d(c)
+            self.conv2 = torch.nn.Conv2d(c, c, 3, padding=1, bias=False)
+            self.bn2 = torch.nn.BatchNorm2d(c)
+
+        def forward(self, x):
+            return torch.relu(self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))) + x)
+
+    n = torch.nn
+    theirs = n.Sequential(OrderedDict([
+        ("stem", n.Conv2d(1, 16, 3, padding=1, bias=False)), ("stem_bn", n.BatchNorm2d(16)), ("stem_relu", n.ReLU()),
+        ("block1", Block(16)), ("block2", Block(16)), ("pool", n.MaxPool2d(2)),
+        ("widen", n.Conv2d(16, 32, 3, padding=1, bias=False)), ("widen_bn", n.BatchNorm2d(32)), ("widen_relu", n.ReLU()),
+        ("block3", Block(32)), ("gap", n.AdaptiveAvgPool2d(1)), ("flatten", n.Flatten()), ("fc", n.Linear(32, 10))]))
+    tg.manual_seed(5)
+    ours, theirs = twin(SmallResNet().fuse(), theirs)
+    images = RNG.standard_normal((3 * 12, 1, 28, 28))
+    labels = RNG.integers(0, 10, 3 * 12)
+    assert 12 * 16 * 28 * 28 >= normalize.SHARE_MIN_VALUES
+    train_both(ours, theirs, lambda step: (images[step * 12:(step + 1) * 12], labels[step * 12:(step + 1) * 12]),
+               F.cross_entropy, torch.nn.functional.cross_entropy,
+               lambda p: tg.optim.Adam(p, lr=1e-2), lambda p: torch.optim.Adam(p, lr=1e-2), steps=3)
+    for (name, ours_stat), theirs_stat in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        np.testing.assert_allclose(ours_stat, theirs_stat.numpy(), rtol=1e-7, atol=1e-9, err_msg=name)
+    ours.eval(), theirs.eval()
+    with tg.no_grad(), torch.no_grad():
+        np.testing.assert_allclose(ours(tg.tensor(images[:12])).data, theirs(torch.tensor(images[:12])).numpy(),
+                                   rtol=1e-7, atol=1e-9)
