@@ -4,7 +4,7 @@ LayerNorm and GroupNorm normalize with one op, ``Normalize`` (ops/normalize.py),
 shows in one formula the gradient of the mean and the variance flowing back into every input: the
 "coupling" that a hand-written BatchNorm backward most often forgets (notebook 06, exercise 7);
 the scale and shift are ordinary ops after it. BatchNorm1d/2d train with one node that does all
-three (F.batch_norm, ops/normalize.py's BatchNorm: the same numbers, 3-4x faster), and with a ReLU
+three (F.batch_norm, ops/normalize.py's BatchNorm: the same numbers, 1.7-4.2x faster), and with a ReLU
 after them in a fused Sequential, that too; in ``eval()`` they are ordinary ops with the running
 statistics.
 """
