@@ -51,7 +51,7 @@ MATMUL_MIN_ROWS = 16
 
 
 def set_num_threads(threads: int | str) -> None:
-    """Run tensorgrad's big ops (convolutions, large matrix products) on ``threads`` threads.
+    """Run tensorgrad's big ops (convolutions, BatchNorm, max pooling, large matrix products) on ``threads`` threads.
 
     ``"auto"`` (the default) chooses, and keeps choosing while training runs:
 
