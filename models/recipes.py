@@ -190,10 +190,14 @@ register(Recipe(
 ))
 register(Recipe(
     name="resnet-cnn", document="-",
-    summary="a small ResNet-style CNN (3 residual blocks with BatchNorm2d, global average pooling), Adam lr 1e-3, "
-            "batch 128, standardized inputs",
+    summary="a small ResNet-style CNN (3 residual blocks with BatchNorm2d, global average pooling), Adam lr 1e-3 "
+            "halved every epoch, batch 128, standardized inputs",
     build=lambda: SmallResNet(), images=True,
     epochs=3, batch_size=128, optimizer="adam", lr=1e-3, val_size=1 / 12, standardize=True,
+    scheduler=("exponential", {"gamma": 0.5}),
+    notes="Halving the learning rate every epoch, chosen on the validation set: with a constant 1e-3 the "
+          "validation accuracy went 0.966, 0.975, then 0.952 at epoch 3 (eval mode on running statistics that "
+          "lag a model still moving fast); halved, 0.966, 0.978, 0.984 (test 0.9850).",
 ))
 
 
