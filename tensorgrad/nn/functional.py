@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import InputError
 from ..ops._args import check_floating
 from ..ops.conv import Conv2d
-from ..ops.elementwise import FUSABLE_ACTIVATIONS, Dropout, Gelu, Relu, Sigmoid, Softplus, Tanh, Where
+from ..ops.elementwise import Dropout, Gelu, Relu, Sigmoid, Softplus, Tanh, Where, activation_op
 from ..ops.losses import (
     REDUCTIONS, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, ClassLabels, CrossEntropy, check_class_weight,
     check_ignore_index, check_reduction, log_likelihood_loss, reduced,
@@ -382,17 +382,14 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
                                running_var=stats[1], activation=activation)
     if stats[0] is None or stats[1] is None:
         raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+    stage = activation_op("batch_norm", activation)
     shape = (1, -1) + (1,) * (x.ndim - 2)
     y = (x - stats[0].reshape(shape)) / np.sqrt(stats[1].reshape(shape) + eps)
     if weight is not None:
         y = y * _tensor(weight).reshape(shape)
     if bias is not None:
         y = y + _tensor(bias).reshape(shape)
-    if activation is None:
-        return y
-    if activation not in FUSABLE_ACTIVATIONS:
-        raise InputError(f"batch_norm: activation must be None or one of {sorted(FUSABLE_ACTIVATIONS)}, got {activation!r}")
-    return FUSABLE_ACTIVATIONS[activation].apply(y)
+    return y if stage is None else stage.apply(y)
 
 
 def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:

@@ -37,8 +37,9 @@ from ..errors import InputError
 from ..speed import parallel
 from ._args import check_pair
 from . import _composite
-from ._windows import Window, images_per_chunk, pad, sliding_window
+from ._windows import Window, chunks, images_per_chunk, pad, sliding_window
 from .elementwise import fused_activation, name_fused_node
+from .reduce import column_sums
 from .pool import MaxPool2d, index_dtype, max_of_tiles, pooled_gradient, route_to_first_max, tiles_of
 
 __all__ = ["MAX_POOL_FUSES_AFTER", "PATCHES_MAX_CHANNELS", "Conv2d", "im2col"]
@@ -108,8 +109,7 @@ class Conv2d(Function):
             conv_chunk = np.empty((step, OH, OW, O), dtype) if self.pool else None
 
             def convolve(images: range) -> None:  # a share of the batch, chunk by chunk
-                for s in range(images.start, images.stop, step):
-                    n = min(step, images.stop - s)
+                for s, n in chunks(images, step):
                     patches = self._im2col(xt[s:s + n], cols[:n * L])
                     conv = out[s:s + n] if self.pool is None else conv_chunk[:n]
                     y = np.matmul(patches, kernel, out=conv.reshape(n * L, O))  # (n·L, K) @ (K, O)
@@ -187,8 +187,6 @@ class Conv2d(Function):
             grad_xt = np.empty(xt.shape, dtype)  # zeroed chunk by chunk, in cache, just before its adds
 
         def start_thread():  # buffers of one thread, reused by every chunk it goes through
-            if need_b:  # Σ g as ones @ g: a matrix-vector product, ~5x faster than g.sum(axis=0) here
-                ones = np.ones(step * L, dtype)
             if need_w:
                 cols, part = np.empty((step * L, K), dtype), np.empty((K, O), dtype)
             if by_patches:
@@ -203,8 +201,7 @@ class Conv2d(Function):
                 """A share of the batch: fills its images of grad_xt, returns its ∂w and ∂b."""
                 grad_kernel = np.zeros((K, O), dtype) if need_w else None
                 grad_bias = np.zeros(O, dtype) if need_b else None
-                for s in range(images.start, images.stop, step):
-                    n = min(step, images.stop - s)
+                for s, n in chunks(images, step):
                     gs = gt[s:s + n].reshape(-1, O)
                     if self.activation is not None:  # ∂ pre-activation, chunk by chunk while it is in cache
                         gs = self.activation.slope(gs, out[s:s + n].reshape(-1, O))
@@ -213,7 +210,7 @@ class Conv2d(Function):
                                            tiles_of(grad_conv[:n], self.pool, *self.pool_out))
                         gs = grad_conv[:n].reshape(n * L, O)
                     if need_b:
-                        grad_bias += ones[:n * L] @ gs
+                        grad_bias += column_sums(gs)
                     if need_w:
                         patches = self._im2col(xt[s:s + n], cols[:n * L])
                         grad_kernel += np.matmul(patches.T, gs, out=part)

@@ -248,20 +248,28 @@ class Tanh(Activation):
         return slope
 
 
-#: the activations a Linear or Conv2d node can fuse, by the name of their ``activation`` option
+#: the activations a Linear, Conv2d or BatchNorm node can fuse, by the name of their ``activation`` option
 FUSABLE_ACTIVATIONS: dict[str, type[Activation]] = {"relu": Relu, "sigmoid": Sigmoid, "tanh": Tanh}
 
 
-def fused_activation(node: Function, activation: str | None) -> type[Activation] | None:
-    """Check a layer's ``activation`` option and return the activation's op class (its
-    ``activate`` and ``slope``), or None; a fused node is named for both ("linear+relu")."""
+def activation_op(op: str, activation: str | None) -> type[Activation] | None:
+    """The op class of a layer's ``activation`` option (its ``activate``, ``slope`` and
+    ``apply``), or None; an error naming ``op`` for a name it cannot fuse."""
     if activation is None:
         return None
     if activation not in FUSABLE_ACTIVATIONS:
-        raise InputError(f"{node.name}: activation must be None or one of {sorted(FUSABLE_ACTIVATIONS)}, "
+        raise InputError(f"{op}: activation must be None or one of {sorted(FUSABLE_ACTIVATIONS)}, "
                          f"got {activation!r}")
-    name_fused_node(node, type(node), FUSABLE_ACTIVATIONS[activation])
     return FUSABLE_ACTIVATIONS[activation]
+
+
+def fused_activation(node: Function, activation: str | None) -> type[Activation] | None:
+    """Check a layer's ``activation`` option and return the activation's op class, or None
+    (activation_op); a fused node is named for both ("linear+relu")."""
+    stage = activation_op(node.name, activation)
+    if stage is not None:
+        name_fused_node(node, type(node), stage)
+    return stage
 
 
 def name_fused_node(node: Function, *stages: type[Function]) -> None:

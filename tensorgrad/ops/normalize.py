@@ -22,6 +22,7 @@ from ..errors import InputError
 from ..speed import parallel
 from ._args import check_floating, normalize_axes
 from .elementwise import fused_activation
+from .reduce import column_sums
 
 
 class Normalize(Function):
@@ -90,13 +91,13 @@ class BatchNorm(Function):
         # Three passes over x, each by shares of its rows (a few at a time, in the CPU cache, on
         # tensorgrad's threads): the mean; x − mean and its variance; the output. x̂ is never
         # stored: the output is (x − mean)·(w/σ) + b, and backward works from x − mean.
-        ones, by_shares = _ones(M, dtype), functools.partial(_by_shares, rows)
-        mean = _added(by_shares(lambda r: ones[r] @ rows[r])) / M
+        by_shares = functools.partial(_by_shares, rows)
+        mean = _added(by_shares(lambda r: column_sums(rows[r]))) / M
         centered, mean_wide = np.empty_like(rows), _wide(mean, rows)
 
         def center(r: slice) -> tuple[np.ndarray, np.ndarray]:
             part = _per_channel(np.subtract, rows[r], mean_wide, centered[r])
-            return ones[r] @ part, _column_dots(part, part)
+            return column_sums(part), _column_dots(part, part)
 
         # the float32 sum behind mean is off by up to ~1e-6 of the values: centered's own mean,
         # the error, corrects it (x − mean is then centered − error, as the shifts below say)
@@ -130,13 +131,13 @@ class BatchNorm(Function):
         centered, error, inv_std, scale, y = self.saved  # x − mean = centered − error
         g = _channel_rows(g, centered.dtype)[0]
         M = g.shape[0]
-        ones, by_shares = _ones(M, g.dtype), functools.partial(_by_shares, centered)
+        by_shares = functools.partial(_by_shares, centered)
         # ∂ of the pre-activation, where there is an activation: a new array, written into below
         grad = g if self.activation is None else np.empty_like(centered)
 
         def sums(r: slice) -> tuple[np.ndarray, np.ndarray]:
             part = g[r] if self.activation is None else self.activation.slope(g[r], y[r], out=grad[r])
-            return ones[r] @ part, _column_dots(part, centered[r])
+            return column_sums(part), _column_dots(part, centered[r])
 
         sum_g, sum_g_centered = _added(by_shares(sums))
         sum_g_normalized = (sum_g_centered - error * sum_g) * inv_std             # Σ g·n
@@ -145,7 +146,7 @@ class BatchNorm(Function):
             # (w/σ)·(g − mean(g) − n·mean(g·n)), n = (x − mean)/σ: g·(w/σ) − (x − mean)·k − (w/σ)·mean(g)
             k = scale * inv_std * sum_g_normalized / M
             shift = error * k - scale * sum_g / M
-            grad_x = grad if grad is not g else np.empty_like(centered)
+            grad_x = np.empty_like(centered) if self.activation is None else grad  # (then a new array)
             scale_wide, k_wide, shift_wide = (_wide(v, centered) for v in (scale, k, shift))
 
             def input_gradient(r: slice) -> None:
@@ -186,11 +187,15 @@ def _channel_rows(x: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, Callable[
 SHARE_MIN_VALUES = 2**16
 
 
+def _goes_by_shares(rows: np.ndarray) -> bool:
+    return rows.size >= SHARE_MIN_VALUES
+
+
 def _by_shares(rows: np.ndarray, work: Callable[[slice], Any]) -> list[Any]:
     """[work(rows a:b) for each share of the rows]: for a large array, parallel.SHARES shares, on
     tensorgrad's threads (each share small enough to stay in the CPU cache between passes, on
     one thread too); else one share, all of them."""
-    if rows.size < SHARE_MIN_VALUES:
+    if not _goes_by_shares(rows):
         return [work(slice(0, rows.shape[0]))]
     return parallel.run_shares(rows.shape[0], lambda: lambda share: work(slice(share.start, share.stop)))
 
@@ -202,7 +207,7 @@ WIDE_ROW = 1024
 def _wide(vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """A per-channel vector (C,) repeated to span WIDE_ROW numbers, for _per_channel on ``rows``;
     the vector itself for an array too small to go by shares (where tiling costs more than it saves)."""
-    if rows.size < SHARE_MIN_VALUES or vector.shape[0] * 2 > WIDE_ROW:
+    if not _goes_by_shares(rows) or vector.shape[0] * 2 > WIDE_ROW:
         return vector
     return np.tile(vector, WIDE_ROW // vector.shape[0])
 
@@ -240,12 +245,3 @@ def _column_dots(a: np.ndarray, b: np.ndarray, block: int = 1024) -> np.ndarray:
         shape = (whole // block, block, a.shape[1])
         sums += np.einsum("bij,bij->bj", a[:whole].reshape(shape), b[:whole].reshape(shape)).sum(axis=0)
     return sums
-
-
-@functools.lru_cache(maxsize=8)
-def _ones(count: int, dtype: np.dtype) -> np.ndarray:
-    """A read-only vector of ones: ``ones @ rows`` sums a matrix's columns (a BLAS matrix-vector
-    product, several times faster than ``rows.sum(axis=0)`` for a few columns)."""
-    ones = np.ones(count, dtype)
-    ones.flags.writeable = False
-    return ones

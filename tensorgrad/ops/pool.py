@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..speed import parallel
 from ._args import check_floating, check_pair
 from . import _composite
-from ._windows import Window, images_per_chunk, is_channels_last, pad, sliding_window
+from ._windows import Window, chunks, images_per_chunk, is_channels_last, pad, sliding_window
 
 
 def pool_window(op: str, x: np.ndarray, kernel_size: Any, stride: Any, padding: Any) -> Window:
@@ -103,9 +103,8 @@ class MaxPool2d(Function):
         self.chunk = images_per_chunk(H * W * C * x.itemsize)
 
         def pool(images: range) -> None:  # a share of the batch, chunk by chunk
-            for s in range(images.start, images.stop, self.chunk):
-                e = min(s + self.chunk, images.stop)
-                max_of_tiles(tiles[s:e], y[s:e], first[s:e])
+            for s, n in chunks(images, self.chunk):
+                max_of_tiles(tiles[s:s + n], y[s:s + n], first[s:s + n])
 
         parallel.run_shares(N, lambda: pool)
         self.save(first)  # backward needs only where each maximum was, not x
@@ -120,9 +119,8 @@ class MaxPool2d(Function):
         grad_xt = pooled_gradient((N, H, W, C), g.dtype, self.window.kernel, first.shape[1:3])
         grad_tiles = tiles_of(grad_xt, self.window.kernel, *first.shape[1:3])
         def route(images: range) -> None:  # a share of the batch, chunk by chunk
-            for s in range(images.start, images.stop, self.chunk):
-                e = min(s + self.chunk, images.stop)
-                route_to_first_max(gt[s:e], first[s:e], grad_tiles[s:e])
+            for s, n in chunks(images, self.chunk):
+                route_to_first_max(gt[s:s + n], first[s:s + n], grad_tiles[s:s + n])
 
         parallel.run_shares(N, lambda: route)
         return grad_xt.transpose(0, 3, 1, 2)
